@@ -1,0 +1,294 @@
+//! Batches: the changes of one or more source transactions, compacted per row key.
+//!
+//! Within a batch only the final state of each key matters to the destination, so a batch keeps
+//! one [`RowOp`] per key and table: an insert followed by updates becomes one upsert, an insert
+//! followed by a delete becomes a delete (a no-op for a key the destination never had), and a
+//! primary-key update becomes a delete of the old key and an upsert of the new one. Because the
+//! entries of a table batch have pairwise distinct keys, they commute: a destination may apply
+//! all deletes and then all upserts, in any order within each group.
+//!
+//! A TRUNCATE discards the table's pending entries and sets [`TableBatch::truncate_first`], so the
+//! destination empties the table before applying what came after it.
+//!
+//! Unchanged TOAST values ([`Datum::UnchangedToast`]) are filled in from an earlier upsert of the
+//! same key in the batch when there is one; otherwise they stay in the row and the destination
+//! must keep its stored value for those columns (a partial update).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::change::{Change, ChangeKind};
+use crate::row::{row_size, Datum, Row};
+use crate::schema::{TableName, TableSchema};
+
+/// The final operation for one key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RowOp {
+    /// Insert the row, or replace the stored row with the same key. Columns holding
+    /// [`Datum::UnchangedToast`] keep their stored value.
+    Upsert(Row),
+    /// Delete the row with this key (the datums of the key columns, in key order).
+    Delete(Vec<Datum>),
+}
+
+/// The compacted changes to one table.
+#[derive(Clone, Debug)]
+pub struct TableBatch {
+    pub schema: Arc<TableSchema>,
+    /// Empty the table before applying `ops`.
+    pub truncate_first: bool,
+    ops: HashMap<Vec<Datum>, RowOp>,
+}
+
+impl TableBatch {
+    fn new(schema: Arc<TableSchema>) -> Self {
+        TableBatch { schema, truncate_first: false, ops: HashMap::new() }
+    }
+
+    /// The operations, one per key, in no particular order.
+    pub fn ops(&self) -> impl Iterator<Item = &RowOp> {
+        self.ops.values()
+    }
+
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty() && !self.truncate_first
+    }
+
+    fn key_of(&self, row: &Row) -> Vec<Datum> {
+        self.schema.key_indices().into_iter().map(|i| row[i].clone()).collect()
+    }
+
+    fn upsert(&mut self, mut row: Row) {
+        let key = self.key_of(&row);
+        if let Some(RowOp::Upsert(prev)) = self.ops.get(&key) {
+            fill_unchanged(&mut row, prev);
+        }
+        self.ops.insert(key, RowOp::Upsert(row));
+    }
+
+    fn apply(&mut self, kind: ChangeKind) {
+        match kind {
+            ChangeKind::Insert { new } => self.upsert(new),
+            ChangeKind::Update { old_key: None, new } => self.upsert(new),
+            ChangeKind::Update { old_key: Some(old), mut new } => {
+                let old_key = self.key_of(&old);
+                if old_key != self.key_of(&new) {
+                    if let Some(RowOp::Upsert(prev)) = self.ops.get(&old_key) {
+                        fill_unchanged(&mut new, prev);
+                    }
+                    self.ops.insert(old_key.clone(), RowOp::Delete(old_key));
+                }
+                self.upsert(new);
+            }
+            ChangeKind::Delete { old_key } => {
+                let key = self.key_of(&old_key);
+                self.ops.insert(key.clone(), RowOp::Delete(key));
+            }
+        }
+    }
+}
+
+fn fill_unchanged(row: &mut Row, prev: &Row) {
+    for (d, p) in row.iter_mut().zip(prev) {
+        if *d == Datum::UnchangedToast {
+            *d = p.clone();
+        }
+    }
+}
+
+/// Compacted changes to any number of tables, with a running size for flush decisions.
+#[derive(Debug, Default)]
+pub struct Batch {
+    tables: HashMap<TableName, TableBatch>,
+    changes: usize,
+    bytes: usize,
+}
+
+impl Batch {
+    pub fn new() -> Self {
+        Batch::default()
+    }
+
+    pub fn push(&mut self, change: Change) {
+        self.changes += 1;
+        self.bytes += change_size(&change.kind);
+        let name = change.table.name.clone();
+        let table = self.tables.entry(name).or_insert_with(|| TableBatch::new(change.table.clone()));
+        // A schema change mid-batch: later rows follow the newer schema.
+        table.schema = change.table;
+        table.apply(change.kind);
+    }
+
+    pub fn truncate(&mut self, schema: Arc<TableSchema>) {
+        self.changes += 1;
+        let table = self.tables.entry(schema.name.clone()).or_insert_with(|| TableBatch::new(schema));
+        table.ops.clear();
+        table.truncate_first = true;
+    }
+
+    /// Changes pushed since the batch was created (before compaction).
+    pub fn change_count(&self) -> usize {
+        self.changes
+    }
+
+    /// Approximate bytes of row data pushed (before compaction): an upper bound of what the
+    /// batch holds.
+    pub fn byte_size(&self) -> usize {
+        self.bytes
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.changes == 0
+    }
+
+    pub fn tables(&self) -> impl Iterator<Item = &TableBatch> {
+        self.tables.values()
+    }
+
+    pub fn into_tables(self) -> impl Iterator<Item = TableBatch> {
+        self.tables.into_values()
+    }
+}
+
+fn change_size(kind: &ChangeKind) -> usize {
+    match kind {
+        ChangeKind::Insert { new } => row_size(new),
+        ChangeKind::Update { old_key, new } => row_size(new) + old_key.as_ref().map_or(0, row_size),
+        ChangeKind::Delete { old_key } => row_size(old_key),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{Column, SourceType};
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    fn schema() -> Arc<TableSchema> {
+        let col = |name: &str, is_key| Column {
+            name: name.into(),
+            source_type: SourceType { oid: 23, modifier: -1, name: "integer".into() },
+            is_key,
+            nullable: !is_key,
+        };
+        Arc::new(TableSchema { name: TableName::new("public", "t"), columns: vec![col("id", true), col("v", false)] })
+    }
+
+    fn row(id: i64, v: &str) -> Row {
+        vec![Datum::Text(id.to_string()), Datum::Text(v.into())]
+    }
+
+    fn change(kind: ChangeKind) -> Change {
+        Change { table: schema(), kind }
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Insert(i64, u8),
+        Update(i64, u8),
+        MoveKey(i64, i64),
+        Delete(i64),
+        Truncate,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0..6i64, any::<u8>()).prop_map(|(k, v)| Op::Insert(k, v)),
+            (0..6i64, any::<u8>()).prop_map(|(k, v)| Op::Update(k, v)),
+            (0..6i64, 0..6i64).prop_map(|(a, b)| Op::MoveKey(a, b)),
+            (0..6i64).prop_map(Op::Delete),
+            Just(Op::Truncate),
+        ]
+    }
+
+    /// Applies the batch to a table model the way a destination must: truncate, deletes, upserts.
+    fn apply(table: &mut BTreeMap<i64, String>, batch: Batch) {
+        for tb in batch.into_tables() {
+            if tb.truncate_first {
+                table.clear();
+            }
+            let key = |d: &Datum| d.as_text().unwrap().parse::<i64>().unwrap();
+            for op in tb.ops() {
+                if let RowOp::Delete(k) = op {
+                    table.remove(&key(&k[0]));
+                }
+            }
+            for op in tb.ops() {
+                if let RowOp::Upsert(r) = op {
+                    table.insert(key(&r[0]), r[1].as_text().unwrap().to_string());
+                }
+            }
+        }
+    }
+
+    proptest! {
+        /// Applying the compacted batch gives the same table as applying every change in order,
+        /// from any starting state.
+        #[test]
+        fn compaction_preserves_final_state(
+            start in proptest::collection::btree_map(0..6i64, "[a-z]{1,3}", 0..6),
+            ops in proptest::collection::vec(op(), 0..40),
+        ) {
+            let mut expected = start.clone();
+            let mut batch = Batch::new();
+            for op in ops {
+                match op {
+                    Op::Insert(k, v) if !expected.contains_key(&k) => {
+                        expected.insert(k, v.to_string());
+                        batch.push(change(ChangeKind::Insert { new: row(k, &v.to_string()) }));
+                    }
+                    Op::Update(k, v) if expected.contains_key(&k) => {
+                        expected.insert(k, v.to_string());
+                        batch.push(change(ChangeKind::Update { old_key: None, new: row(k, &v.to_string()) }));
+                    }
+                    Op::MoveKey(a, b) if expected.contains_key(&a) && !expected.contains_key(&b) => {
+                        let v = expected.remove(&a).unwrap();
+                        expected.insert(b, v.clone());
+                        batch.push(change(ChangeKind::Update {
+                            old_key: Some(vec![Datum::Text(a.to_string()), Datum::Null]),
+                            new: row(b, &v),
+                        }));
+                    }
+                    Op::Delete(k) if expected.contains_key(&k) => {
+                        expected.remove(&k);
+                        batch.push(change(ChangeKind::Delete { old_key: vec![Datum::Text(k.to_string()), Datum::Null] }));
+                    }
+                    Op::Truncate => {
+                        expected.clear();
+                        batch.truncate(schema());
+                    }
+                    _ => {}
+                }
+            }
+            let mut actual = start;
+            apply(&mut actual, batch);
+            prop_assert_eq!(actual, expected);
+        }
+    }
+
+    #[test]
+    fn unchanged_toast_is_filled_from_an_earlier_upsert_of_the_key() {
+        let mut b = Batch::new();
+        b.push(change(ChangeKind::Insert { new: row(1, "big") }));
+        b.push(change(ChangeKind::Update {
+            old_key: None,
+            new: vec![Datum::Text("1".into()), Datum::UnchangedToast],
+        }));
+        let ops: Vec<_> = b.tables().flat_map(|t| t.ops().cloned()).collect();
+        assert_eq!(ops, vec![RowOp::Upsert(row(1, "big"))]);
+    }
+
+    #[test]
+    fn unchanged_toast_without_an_earlier_upsert_stays_for_the_destination() {
+        let mut b = Batch::new();
+        let partial = vec![Datum::Text("1".into()), Datum::UnchangedToast];
+        b.push(change(ChangeKind::Update { old_key: None, new: partial.clone() }));
+        let ops: Vec<_> = b.tables().flat_map(|t| t.ops().cloned()).collect();
+        assert_eq!(ops, vec![RowOp::Upsert(partial)]);
+    }
+}

@@ -1,0 +1,441 @@
+//! The configuration file: typed, strict, documented.
+//!
+//! Parsing takes the file's text and the environment (for `${VAR}` interpolation) and does no
+//! other I/O. Every error names the full key path, what was expected and what was found. Secrets
+//! are held in [`Secret`], whose `Debug` and `Display` never show the value.
+//!
+//! ```toml
+//! [pipeline]
+//! name = "demo"
+//! state_dir = "./siphon-state"
+//! [source]
+//! kind = "postgres"
+//! url = "postgres://siphon:${PGPASSWORD}@127.0.0.1:5432/app"
+//! slot = "siphon"
+//! publication = "siphon"
+//! tables = ["public.orders"]
+//! [destination]
+//! kind = "duckdb"
+//! path = "./replica.duckdb"
+//! [flush]
+//! interval_ms = 1000
+//! ```
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::schema::TableName;
+
+/// The whole configuration file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub pipeline: PipelineConfig,
+    pub source: SourceConfig,
+    pub destination: DestinationConfig,
+    #[serde(default)]
+    pub flush: FlushConfig,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Names the pipeline in state, logs and metrics: lower-case letters, digits, `_` and `-`.
+    pub name: String,
+    /// Where siphon keeps local state (lock file, spill files, the null destination's
+    /// checkpoint). Relative paths are relative to the working directory.
+    #[serde(default = "default_state_dir")]
+    pub state_dir: PathBuf,
+}
+
+fn default_state_dir() -> PathBuf {
+    PathBuf::from("./siphon-state")
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    Postgres,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// The kind of source database.
+    pub kind: SourceKind,
+    /// Connection URL, `postgres://user:password@host:port/database?sslmode=...`. A secret: it
+    /// never appears in logs or errors (use `${ENV}` to keep the password out of the file).
+    pub url: Secret,
+    /// Logical replication slot to find or create (lower-case letters, digits, `_`).
+    #[serde(default = "default_slot")]
+    pub slot: String,
+    /// Publication to use; created for `tables` if missing.
+    #[serde(default = "default_publication")]
+    pub publication: String,
+    /// Tables to replicate, as `schema.table`. Default: every table of the publication.
+    #[serde(default)]
+    pub tables: Option<Vec<String>>,
+    /// Seconds between reconnect attempts grow from 1 up to this bound.
+    #[serde(default = "default_max_backoff_s")]
+    pub reconnect_max_backoff_s: u64,
+}
+
+fn default_slot() -> String {
+    "siphon".into()
+}
+
+fn default_publication() -> String {
+    "siphon".into()
+}
+
+fn default_max_backoff_s() -> u64 {
+    30
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DestinationKind {
+    /// An embedded DuckDB database file.
+    Duckdb,
+    /// Discards rows but keeps checkpoints (benchmarks, diagnosis).
+    Null,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DestinationConfig {
+    pub kind: DestinationKind,
+    /// The DuckDB database file (required for `kind = "duckdb"`).
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// DuckDB's memory limit in MiB (its buffer pool; spills to `state_dir` beyond it).
+    #[serde(default = "default_memory_limit_mib")]
+    pub memory_limit_mib: u64,
+}
+
+fn default_memory_limit_mib() -> u64 {
+    128
+}
+
+/// When buffered changes are committed to the destination: whichever comes first. A commit
+/// only happens at a source transaction boundary; a larger transaction is written to the
+/// destination in pieces of `max_rows` / `max_bytes` inside one destination transaction.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlushConfig {
+    /// Longest time a change waits before it is committed, in milliseconds.
+    #[serde(default = "default_interval_ms")]
+    pub interval_ms: u64,
+    /// Most changes buffered in memory before they are written.
+    #[serde(default = "default_max_rows")]
+    pub max_rows: usize,
+    /// Most bytes of row data buffered in memory before they are written.
+    #[serde(default = "default_max_bytes")]
+    pub max_bytes: usize,
+}
+
+impl Default for FlushConfig {
+    fn default() -> Self {
+        FlushConfig {
+            interval_ms: default_interval_ms(),
+            max_rows: default_max_rows(),
+            max_bytes: default_max_bytes(),
+        }
+    }
+}
+
+fn default_interval_ms() -> u64 {
+    1000
+}
+
+fn default_max_rows() -> usize {
+    50_000
+}
+
+fn default_max_bytes() -> usize {
+    32 * 1024 * 1024
+}
+
+/// A secret string: shown as `***` by `Debug` and `Display`.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+
+    /// The secret value. Callers must not log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// A configuration error: the key path, and what is wrong there.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("invalid configuration at `{path}`: {message}")]
+pub struct ConfigError {
+    /// Dotted key path, e.g. `source.url`; empty for the document itself.
+    pub path: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError { path: path.into(), message: message.into() }
+    }
+}
+
+impl Config {
+    /// Parses and validates a configuration file's text, interpolating `${VAR}` in string
+    /// values from `env` (`$$` is a literal `$`).
+    pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut value: toml::Value = toml::from_str(text).map_err(|e| {
+            ConfigError::new("", format!("not valid TOML: {}", e.message()))
+                .with_span(text, e.span())
+        })?;
+        interpolate(&mut value, "", env)?;
+        let config: Config = serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = e.path().to_string();
+            ConfigError::new(if path == "." { String::new() } else { path }, e.into_inner().to_string())
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses with the process environment.
+    pub fn parse_with_process_env(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, &|k| std::env::var(k).ok())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        check_name("pipeline.name", &self.pipeline.name, "lower-case letters, digits, '_' and '-'", |c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-'
+        })?;
+        check_name("source.slot", &self.source.slot, "lower-case letters, digits and '_' (a PostgreSQL slot name)", |c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'
+        })?;
+        check_name("source.publication", &self.source.publication, "lower-case letters, digits and '_'", |c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'
+        })?;
+        if !self.source.url.expose().starts_with("postgres://") && !self.source.url.expose().starts_with("postgresql://") {
+            return Err(ConfigError::new("source.url", "expected a URL starting with postgres:// or postgresql://"));
+        }
+        if let Some(tables) = &self.source.tables {
+            if tables.is_empty() {
+                return Err(ConfigError::new("source.tables", "expected at least one table; omit the key to replicate every table of the publication"));
+            }
+            for (i, t) in tables.iter().enumerate() {
+                TableName::parse(t).map_err(|e| ConfigError::new(format!("source.tables[{i}]"), e.to_string()))?;
+            }
+        }
+        if self.destination.kind == DestinationKind::Duckdb && self.destination.path.is_none() {
+            return Err(ConfigError::new("destination.path", "required when destination.kind = \"duckdb\": the DuckDB file to write, e.g. path = \"./replica.duckdb\""));
+        }
+        if self.destination.memory_limit_mib < 16 {
+            return Err(ConfigError::new("destination.memory_limit_mib", format!("expected at least 16, found {}", self.destination.memory_limit_mib)));
+        }
+        positive("flush.interval_ms", self.flush.interval_ms as usize)?;
+        positive("flush.max_rows", self.flush.max_rows)?;
+        positive("flush.max_bytes", self.flush.max_bytes)?;
+        positive("source.reconnect_max_backoff_s", self.source.reconnect_max_backoff_s as usize)
+    }
+
+    /// The tables named in the config, parsed (validation guarantees they parse).
+    pub fn tables(&self) -> Option<Vec<TableName>> {
+        self.source.tables.as_ref().map(|ts| ts.iter().filter_map(|t| TableName::parse(t).ok()).collect())
+    }
+}
+
+impl ConfigError {
+    fn with_span(mut self, text: &str, span: Option<std::ops::Range<usize>>) -> Self {
+        if let Some(span) = span {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            self.message = format!("{} (line {line})", self.message.trim_end());
+        }
+        self
+    }
+}
+
+fn positive(path: &str, v: usize) -> Result<(), ConfigError> {
+    if v == 0 {
+        return Err(ConfigError::new(path, "expected a positive number, found 0"));
+    }
+    Ok(())
+}
+
+fn check_name(path: &str, v: &str, allowed: &str, ok: impl Fn(char) -> bool) -> Result<(), ConfigError> {
+    if v.is_empty() || v.len() > 63 || !v.chars().all(ok) {
+        return Err(ConfigError::new(path, format!("expected 1 to 63 characters of {allowed}, found {v:?}")));
+    }
+    Ok(())
+}
+
+/// Replaces `${VAR}` in every string of `value`.
+fn interpolate(value: &mut toml::Value, path: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+    match value {
+        toml::Value::String(s) => *s = interpolate_str(s, path, env)?,
+        toml::Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                interpolate(item, &format!("{path}[{i}]"), env)?;
+            }
+        }
+        toml::Value::Table(table) => {
+            for (k, v) in table.iter_mut() {
+                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                interpolate(v, &p, env)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn interpolate_str(s: &str, path: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        if let Some(after) = rest.strip_prefix("$$") {
+            out.push('$');
+            rest = after;
+        } else if let Some(after) = rest.strip_prefix("${") {
+            let end = after.find('}').ok_or_else(|| {
+                ConfigError::new(path, "unterminated ${...}: expected ${VARIABLE} (write $$ for a literal $)")
+            })?;
+            let name = &after[..end];
+            let value = env(name).ok_or_else(|| {
+                ConfigError::new(path, format!("environment variable {name} is not set (referenced as ${{{name}}}); set it, or write $$ for a literal $"))
+            })?;
+            out.push_str(&value);
+            rest = &after[end + 1..];
+        } else {
+            out.push('$');
+            rest = &rest[1..];
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[pipeline]
+name = "demo"
+state_dir = "./siphon-state"
+[source]
+kind = "postgres"
+url = "postgres://siphon:${PGPASSWORD}@127.0.0.1:5432/app"
+slot = "siphon"
+publication = "siphon"
+tables = ["public.orders"]
+[destination]
+kind = "duckdb"
+path = "./replica.duckdb"
+[flush]
+interval_ms = 1000
+"#;
+
+    fn env(k: &str) -> Option<String> {
+        (k == "PGPASSWORD").then(|| "s3cret".to_string())
+    }
+
+    fn err(text: &str) -> ConfigError {
+        Config::parse(text, &env).unwrap_err()
+    }
+
+    #[test]
+    fn parses_the_documented_example() {
+        let c = Config::parse(GOOD, &env).unwrap();
+        assert_eq!(c.source.url.expose(), "postgres://siphon:s3cret@127.0.0.1:5432/app");
+        assert_eq!(c.tables(), Some(vec![TableName::new("public", "orders")]));
+        assert_eq!(c.flush.max_rows, 50_000);
+        assert!(!format!("{c:?}").contains("s3cret"), "Debug must redact the URL");
+    }
+
+    #[test]
+    fn unknown_key_names_its_path() {
+        let e = err(&GOOD.replace("interval_ms", "interval_msec"));
+        assert_eq!(e.path, "flush.interval_msec");
+        assert!(e.message.contains("unknown field `interval_msec`"), "{e}");
+        assert!(e.message.contains("interval_ms"), "lists the expected keys: {e}");
+    }
+
+    #[test]
+    fn wrong_type_names_path_expected_and_found() {
+        let e = err(&GOOD.replace("interval_ms = 1000", "interval_ms = \"soon\""));
+        assert_eq!(e.path, "flush.interval_ms");
+        assert!(e.message.contains("\"soon\"") && e.message.contains("u64"), "{e}");
+    }
+
+    #[test]
+    fn bad_enum_value_lists_the_choices() {
+        let e = err(&GOOD.replace("kind = \"duckdb\"", "kind = \"snowflake\""));
+        assert_eq!(e.path, "destination.kind");
+        assert!(e.message.contains("snowflake") && e.message.contains("duckdb") && e.message.contains("null"), "{e}");
+    }
+
+    #[test]
+    fn missing_env_var_names_the_variable_and_key() {
+        let e = Config::parse(GOOD, &|_| None).unwrap_err();
+        assert_eq!(e.path, "source.url");
+        assert!(e.message.contains("PGPASSWORD"), "{e}");
+    }
+
+    #[test]
+    fn dollar_dollar_is_a_literal_dollar() {
+        let c = Config::parse(&GOOD.replace("${PGPASSWORD}", "pa$$word"), &env).unwrap();
+        assert_eq!(c.source.url.expose(), "postgres://siphon:pa$word@127.0.0.1:5432/app");
+    }
+
+    #[test]
+    fn secrets_do_not_leak_into_errors() {
+        let e = err(&GOOD.replace("slot = \"siphon\"", "slot = \"Bad Slot\""));
+        assert_eq!(e.path, "source.slot");
+        assert!(!e.to_string().contains("s3cret"));
+        let e = err(&GOOD.replace("postgres://siphon:${PGPASSWORD}", "mysql://siphon:${PGPASSWORD}"));
+        assert_eq!(e.path, "source.url");
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+    }
+
+    #[test]
+    fn duckdb_needs_a_path_and_tables_must_parse() {
+        let e = err(&GOOD.replace("path = \"./replica.duckdb\"", ""));
+        assert_eq!(e.path, "destination.path");
+        let e = err(&GOOD.replace("[\"public.orders\"]", "[\"a.b.c\"]"));
+        assert_eq!(e.path, "source.tables[0]");
+        let e = err(&GOOD.replace("interval_ms = 1000", "interval_ms = 0"));
+        assert_eq!(e.path, "flush.interval_ms");
+    }
+
+    #[test]
+    fn invalid_toml_reports_the_line() {
+        let e = err("[pipeline]\nname = \n");
+        assert!(e.message.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn missing_section_is_named() {
+        let e = err("[pipeline]\nname = \"x\"\n");
+        assert!(e.message.contains("missing field `source`"), "{e}");
+    }
+}

@@ -1,0 +1,111 @@
+//! The contract every destination implements.
+//!
+//! # Calls and their order
+//!
+//! The runtime drives one destination from one thread, in this order:
+//!
+//! ```text
+//!   load_checkpoint                      once, at start
+//!   ensure_table*                        before the first rows of a table, and after a schema change
+//!   ( apply* commit )*                   repeated; nothing applied is visible until commit
+//!   rollback                             after an error, to discard what was applied since commit
+//! ```
+//!
+//! # Accepted versus durable
+//!
+//! [`Destination::apply`] only *accepts* a batch: the rows may sit in an open transaction, and a
+//! crash loses them. [`Destination::commit`] makes everything applied since the previous commit
+//! durable **together with the checkpoint**, atomically: after a crash, the destination holds
+//! either all of it and the new checkpoint, or none of it and the old checkpoint. Only after
+//! `commit` returns may the runtime confirm the checkpoint's position to the source (and so let
+//! the source discard its log up to there).
+//!
+//! # Delivery
+//!
+//! Because the checkpoint and the data commit together, and the runtime skips every source
+//! transaction at or below the loaded checkpoint, each source transaction takes effect exactly
+//! once. A destination that cannot commit data and checkpoint atomically must be idempotent
+//! instead (upserts and deletes by key are), and say so in its docs.
+//!
+//! # Batches
+//!
+//! `apply` receives [`Batch`]es compacted per key (see [`crate::batch`]): for each table, empty it
+//! first when `truncate_first`, then apply every [`crate::RowOp::Delete`], then every
+//! [`crate::RowOp::Upsert`]. A batch may hold part of a source transaction (large transactions
+//! arrive in several batches before one commit).
+
+use crate::batch::Batch;
+use crate::position::Lsn;
+use crate::schema::{TableName, TableSchema};
+
+/// What a destination stores atomically with the data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The end position of the last source transaction applied (or the snapshot's consistent
+    /// point).
+    pub lsn: Lsn,
+    /// Source tables whose initial snapshot is complete in the destination.
+    pub snapshotted_tables: Vec<TableName>,
+}
+
+/// How the runtime should react to an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Retry with backoff (lost connection, lock timeout).
+    Transient,
+    /// Only one table is affected: quarantine or re-backfill it.
+    TableScoped,
+    /// Stop and tell the operator.
+    Fatal,
+}
+
+/// A destination failure, with what went wrong and what to do.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}{}{}", detail.as_deref().map(|d| format!("\n  detail: {d}")).unwrap_or_default(), hint.as_deref().map(|h| format!("\n  hint: {h}")).unwrap_or_default())]
+pub struct DestinationError {
+    pub class: ErrorClass,
+    pub message: String,
+    pub detail: Option<String>,
+    pub hint: Option<String>,
+}
+
+impl DestinationError {
+    pub fn fatal(message: impl Into<String>) -> Self {
+        DestinationError { class: ErrorClass::Fatal, message: message.into(), detail: None, hint: None }
+    }
+
+    pub fn table(message: impl Into<String>) -> Self {
+        DestinationError { class: ErrorClass::TableScoped, ..Self::fatal(message) }
+    }
+
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+/// A replication destination. See the module doc for the contract.
+pub trait Destination: Send {
+    /// A short description for logs (never containing secrets).
+    fn describe(&self) -> String;
+
+    /// The checkpoint of the last commit, or `None` if nothing was ever committed.
+    fn load_checkpoint(&mut self) -> Result<Option<Checkpoint>, DestinationError>;
+
+    /// Creates the table for `schema` if missing, or adds the columns it lacks.
+    fn ensure_table(&mut self, schema: &TableSchema) -> Result<(), DestinationError>;
+
+    /// Accepts a batch into the open transaction (opening one if needed).
+    fn apply(&mut self, batch: Batch) -> Result<(), DestinationError>;
+
+    /// Makes everything accepted since the last commit durable, atomically with `checkpoint`.
+    fn commit(&mut self, checkpoint: &Checkpoint) -> Result<(), DestinationError>;
+
+    /// Discards everything accepted since the last commit.
+    fn rollback(&mut self) -> Result<(), DestinationError>;
+}
