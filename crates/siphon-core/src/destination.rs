@@ -48,46 +48,7 @@ pub struct Checkpoint {
     pub snapshotted_tables: Vec<TableName>,
 }
 
-/// How the runtime should react to an error.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorClass {
-    /// Retry with backoff (lost connection, lock timeout).
-    Transient,
-    /// Only one table is affected: quarantine or re-backfill it.
-    TableScoped,
-    /// Stop and tell the operator.
-    Fatal,
-}
-
-/// A destination failure, with what went wrong and what to do.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}{}{}", detail.as_deref().map(|d| format!("\n  detail: {d}")).unwrap_or_default(), hint.as_deref().map(|h| format!("\n  hint: {h}")).unwrap_or_default())]
-pub struct DestinationError {
-    pub class: ErrorClass,
-    pub message: String,
-    pub detail: Option<String>,
-    pub hint: Option<String>,
-}
-
-impl DestinationError {
-    pub fn fatal(message: impl Into<String>) -> Self {
-        DestinationError { class: ErrorClass::Fatal, message: message.into(), detail: None, hint: None }
-    }
-
-    pub fn table(message: impl Into<String>) -> Self {
-        DestinationError { class: ErrorClass::TableScoped, ..Self::fatal(message) }
-    }
-
-    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
-        self.detail = Some(detail.into());
-        self
-    }
-
-    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
-        self
-    }
-}
+pub use crate::error::{Error as DestinationError, ErrorClass};
 
 /// A replication destination. See the module doc for the contract.
 pub trait Destination: Send {

@@ -1,1 +1,11 @@
+//! The pipeline runtime: it owns the order of everything that touches correctness.
+//!
+//! *Architecture invariant*: only this crate advances a checkpoint. Sources produce events and
+//! confirm positions when told; destinations apply and commit when told.
 
+pub mod null_destination;
+pub mod pipeline;
+pub mod state_dir;
+pub mod status;
+
+pub use pipeline::run;

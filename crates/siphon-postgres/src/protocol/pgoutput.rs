@@ -749,14 +749,22 @@ pub fn encode(msg: &PgOutputMessage, streaming: bool) -> Vec<u8> {
             namespace,
             name,
         } => {
-            w.u8(b'Y').xid(*xid, streaming).u32(*id).cstr(namespace).cstr(name);
+            w.u8(b'Y')
+                .xid(*xid, streaming)
+                .u32(*id)
+                .cstr(namespace)
+                .cstr(name);
         }
         PgOutputMessage::Insert {
             xid,
             relation_id,
             new,
         } => {
-            w.u8(b'I').xid(*xid, streaming).u32(*relation_id).u8(b'N').tuple(new);
+            w.u8(b'I')
+                .xid(*xid, streaming)
+                .u32(*relation_id)
+                .u8(b'N')
+                .tuple(new);
         }
         PgOutputMessage::Update {
             xid,
@@ -769,7 +777,10 @@ pub fn encode(msg: &PgOutputMessage, streaming: bool) -> Vec<u8> {
             relation_id,
             old,
         } => {
-            w.u8(b'D').xid(*xid, streaming).u32(*relation_id).old_tuple(old);
+            w.u8(b'D')
+                .xid(*xid, streaming)
+                .u32(*relation_id)
+                .old_tuple(old);
         }
         PgOutputMessage::Truncate {
             xid,
@@ -783,7 +794,10 @@ pub fn encode(msg: &PgOutputMessage, streaming: bool) -> Vec<u8> {
 }
 
 fn encode_begin(w: &mut Writer, b: &Begin) {
-    w.u8(b'B').u64(b.final_lsn).i64(b.commit_time_micros).u32(b.xid);
+    w.u8(b'B')
+        .u64(b.final_lsn)
+        .i64(b.commit_time_micros)
+        .u32(b.xid);
 }
 
 fn encode_commit(w: &mut Writer, c: &Commit) {
@@ -838,7 +852,10 @@ fn encode_truncate(
     streaming: bool,
 ) {
     let bits = u8::from(options.cascade) | (u8::from(options.restart_identity) << 1);
-    w.u8(b'T').xid(xid, streaming).len32(relation_ids.len()).u8(bits);
+    w.u8(b'T')
+        .xid(xid, streaming)
+        .len32(relation_ids.len())
+        .u8(bits);
     for id in relation_ids {
         w.u32(*id);
     }

@@ -1,0 +1,103 @@
+//! The replication slot: find, create (with an exported snapshot), drop.
+//!
+//! A slot created with `EXPORT_SNAPSHOT` returns its *consistent point* and the name of a
+//! snapshot that sees exactly the transactions committed before that point. Reading the tables
+//! at that snapshot and then streaming from the consistent point is the hand-off without gap
+//! and without overlap (see `siphon-runtime`'s `pipeline` module). The snapshot stays importable
+//! only while the session that created the slot is open and idle, so [`CreatedSlot`] holds
+//! that session until the copy is done.
+
+use pgwire_replication::{Lsn as WireLsn, ReplicationClient};
+use siphon_core::{Error, Lsn};
+use tokio_postgres::Client;
+
+use crate::connect::{classify, replication_error, PgConnector};
+
+/// A freshly created slot, holding the session whose snapshot it exported.
+pub struct CreatedSlot {
+    pub consistent_point: Lsn,
+    pub snapshot_name: String,
+    session: ReplicationClient,
+}
+
+impl CreatedSlot {
+    /// Ends the creating session; the exported snapshot can no longer be imported after this.
+    pub fn release(self) {
+        // Dropping a gated session closes its gate: the worker sends Terminate and exits.
+        std::mem::drop(self.session);
+    }
+}
+
+/// The slot's state on the server, if it exists.
+pub struct SlotInfo {
+    pub plugin: Option<String>,
+    pub database: Option<String>,
+    pub active: bool,
+    pub confirmed_flush_lsn: Option<Lsn>,
+}
+
+pub async fn find(client: &Client, slot: &str) -> Result<Option<SlotInfo>, Error> {
+    let row = client
+        .query_opt(
+            "SELECT plugin::text, database::text, active, confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1",
+            &[&slot],
+        )
+        .await
+        .map_err(|e| classify(e, "could not read pg_replication_slots"))?;
+    Ok(row.map(|r| SlotInfo {
+        plugin: r.get(0),
+        database: r.get(1),
+        active: r.get(2),
+        confirmed_flush_lsn: r.get::<_, Option<String>>(3).and_then(|s| s.parse().ok()),
+    }))
+}
+
+/// Checks an existing slot can serve this pipeline.
+pub fn check_usable(info: &SlotInfo, slot: &str, database: &str) -> Result<(), Error> {
+    if info.plugin.as_deref() != Some("pgoutput") {
+        return Err(Error::fatal(format!("replication slot \"{slot}\" does not use the pgoutput plugin"))
+            .with_detail(format!("its plugin is {}", info.plugin.as_deref().unwrap_or("none (a physical slot)")))
+            .with_hint("choose another source.slot, or drop that slot if nothing else uses it"));
+    }
+    if info.database.as_deref() != Some(database) {
+        return Err(Error::fatal(format!("replication slot \"{slot}\" belongs to another database"))
+            .with_detail(format!("it was created in database {:?}, the source is {database:?}", info.database.as_deref().unwrap_or_default()))
+            .with_hint("choose another source.slot"));
+    }
+    Ok(())
+}
+
+pub async fn drop(client: &Client, slot: &str) -> Result<(), Error> {
+    client
+        .execute("SELECT pg_drop_replication_slot($1)", &[&slot])
+        .await
+        .map_err(|e| classify(e, &format!("could not drop replication slot \"{slot}\"")))?;
+    Ok(())
+}
+
+/// Creates a logical slot with the pgoutput plugin and exports its snapshot.
+pub async fn create_with_snapshot(connector: &PgConnector, slot: &str, publication: &str) -> Result<CreatedSlot, Error> {
+    let cfg = connector.replication_config(slot, publication);
+    let mut session = ReplicationClient::connect_gated(cfg)
+        .await
+        .map_err(|e| replication_error(e, "could not open a replication session"))?;
+    let rows = session
+        .simple_query(&format!("CREATE_REPLICATION_SLOT \"{slot}\" LOGICAL pgoutput EXPORT_SNAPSHOT"))
+        .await
+        .map_err(|e| {
+            replication_error(e, &format!("could not create replication slot \"{slot}\""))
+                .with_hint("the role needs the REPLICATION attribute, wal_level must be logical, and max_replication_slots must have room")
+        })?;
+    let row = rows.into_iter().next().ok_or_else(|| Error::fatal("CREATE_REPLICATION_SLOT returned no row"))?;
+    let text = |i: usize| row.get(i).and_then(|v| v.as_ref()).map(|b| String::from_utf8_lossy(b).into_owned());
+    let consistent_point: Lsn = text(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| Error::fatal("CREATE_REPLICATION_SLOT returned no consistent point"))?;
+    let snapshot_name = text(2).ok_or_else(|| Error::fatal("CREATE_REPLICATION_SLOT exported no snapshot"))?;
+    tracing::info!(slot, %consistent_point, "created replication slot");
+    Ok(CreatedSlot { consistent_point, snapshot_name, session })
+}
+
+pub(crate) fn to_wire(lsn: Lsn) -> WireLsn {
+    WireLsn::from_u64(lsn.0)
+}

@@ -1,0 +1,219 @@
+//! The change stream: START_REPLICATION on the slot, pgoutput decoded into [`SourceEvent`]s.
+//!
+//! # Positions and acknowledgement
+//!
+//! The stream starts at the destination's checkpoint, and reports that same checkpoint to the
+//! server as flushed until [`PgStream::confirm`] raises it. The runtime calls `confirm` only with
+//! positions the destination has durably committed, so the slot's `confirmed_flush_lsn` never
+//! passes what siphon could recover after a crash: on restart the server resends every
+//! transaction after it, and the runtime skips those at or below its checkpoint.
+//!
+//! Keepalives are answered by the replication session itself (with the confirmed position).
+//! A keepalive received outside a transaction becomes [`SourceEvent::Idle`]: the server has sent
+//! everything before its `wal_end`.
+//!
+//! # Relations
+//!
+//! pgoutput describes each table (Relation message) before its first change in a session and
+//! after every schema change. Its key flags follow the replica identity (all columns for
+//! REPLICA IDENTITY FULL), so the key is taken from the catalog schema the runtime loaded, by
+//! column name. Changes to tables outside the replicated set are dropped.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use pgwire_replication::{ReplicationClient, ReplicationEvent};
+use siphon_core::change::{Change, ChangeKind, SourceEvent};
+use siphon_core::row::{Datum, Row};
+use siphon_core::schema::{Column, SourceType, TableName, TableSchema};
+use siphon_core::{Error, Lsn};
+
+use crate::connect::{replication_error, PgConnector};
+use crate::protocol::pgoutput::{self, OldTuple, PgOutputMessage, Relation, TupleData, TupleValue};
+use crate::slot::to_wire;
+
+/// A running replication stream.
+pub struct PgStream {
+    client: ReplicationClient,
+    /// Catalog schemas of the replicated tables.
+    known: HashMap<TableName, Arc<TableSchema>>,
+    /// Relation id -> current schema; `None` for tables outside the replicated set.
+    relations: HashMap<u32, Option<Arc<TableSchema>>>,
+    queue: VecDeque<SourceEvent>,
+    in_transaction: bool,
+}
+
+impl PgStream {
+    /// Starts streaming from `from` (the destination's checkpoint).
+    pub async fn start(
+        connector: &PgConnector,
+        slot: &str,
+        publication: &str,
+        from: Lsn,
+        tables: &[Arc<TableSchema>],
+    ) -> Result<PgStream, Error> {
+        let cfg = connector.replication_config(slot, publication).with_start_lsn(to_wire(from)).with_ack_lsn(to_wire(from));
+        let mut client = ReplicationClient::connect(cfg).await.map_err(|e| replication_error(e, "could not start replication"))?;
+        client.wait_started().await.map_err(|e| {
+            replication_error(e, &format!("could not start replication on slot \"{slot}\""))
+                .with_hint("another process may be using the slot (pg_replication_slots.active), or the slot was dropped")
+        })?;
+        tracing::info!(slot, from = %from, "replication started");
+        Ok(PgStream {
+            client,
+            known: tables.iter().map(|t| (t.name.clone(), t.clone())).collect(),
+            relations: HashMap::new(),
+            queue: VecDeque::new(),
+            in_transaction: false,
+        })
+    }
+
+    /// The next event. Errors are transient when the connection was lost.
+    pub async fn next(&mut self) -> Result<SourceEvent, Error> {
+        loop {
+            if let Some(ev) = self.queue.pop_front() {
+                return Ok(ev);
+            }
+            let ev = self
+                .client
+                .recv()
+                .await
+                .map_err(|e| replication_error(e, "the replication stream failed"))?
+                .ok_or_else(|| Error::transient("the replication stream ended"))?;
+            self.handle(ev)?;
+        }
+    }
+
+    /// Reports `lsn` as durably applied (the slot may release WAL before it).
+    pub fn confirm(&self, lsn: Lsn) {
+        self.client.update_applied_lsn(to_wire(lsn));
+    }
+
+    /// Stops the stream, sending a last status update.
+    pub async fn shutdown(mut self) {
+        let _ = self.client.shutdown().await;
+    }
+
+    fn handle(&mut self, ev: ReplicationEvent) -> Result<(), Error> {
+        match ev {
+            ReplicationEvent::Begin { final_lsn, commit_time_micros, .. } => {
+                self.in_transaction = true;
+                self.queue.push_back(SourceEvent::Begin { final_lsn: Lsn(final_lsn.as_u64()), commit_time_micros });
+            }
+            ReplicationEvent::Commit { end_lsn, commit_time_micros, .. } => {
+                self.in_transaction = false;
+                self.queue.push_back(SourceEvent::Commit { end_lsn: Lsn(end_lsn.as_u64()), commit_time_micros });
+            }
+            ReplicationEvent::KeepAlive { wal_end, .. } if !self.in_transaction => {
+                self.queue.push_back(SourceEvent::Idle { wal_end: Lsn(wal_end.as_u64()) });
+            }
+            ReplicationEvent::XLogData { data, .. } => self.decode(&data)?,
+            ReplicationEvent::StoppedAt { .. } => return Err(Error::transient("the replication stream stopped")),
+            ReplicationEvent::KeepAlive { .. } | ReplicationEvent::Message { .. } => {}
+        }
+        Ok(())
+    }
+
+    fn decode(&mut self, data: &[u8]) -> Result<(), Error> {
+        let msg = pgoutput::decode(data, false)
+            .map_err(|e| Error::fatal("could not decode a pgoutput message").with_detail(e.to_string()))?;
+        match msg {
+            PgOutputMessage::Relation(rel) => self.relation(rel),
+            PgOutputMessage::Insert { relation_id, new, .. } => {
+                if let Some(table) = self.table(relation_id)? {
+                    let kind = ChangeKind::Insert { new: row(new, &table)? };
+                    self.queue.push_back(SourceEvent::Change(Change { table, kind }));
+                }
+            }
+            PgOutputMessage::Update { relation_id, old, new, .. } => {
+                if let Some(table) = self.table(relation_id)? {
+                    let old_key = old.map(|o| row(old_tuple(o), &table)).transpose()?;
+                    let kind = ChangeKind::Update { old_key, new: row(new, &table)? };
+                    self.queue.push_back(SourceEvent::Change(Change { table, kind }));
+                }
+            }
+            PgOutputMessage::Delete { relation_id, old, .. } => {
+                if let Some(table) = self.table(relation_id)? {
+                    let kind = ChangeKind::Delete { old_key: row(old_tuple(old), &table)? };
+                    self.queue.push_back(SourceEvent::Change(Change { table, kind }));
+                }
+            }
+            PgOutputMessage::Truncate { relation_ids, .. } => {
+                let mut names = Vec::new();
+                for id in relation_ids {
+                    if let Some(t) = self.table(id)? {
+                        names.push(t.name.clone());
+                    }
+                }
+                if !names.is_empty() {
+                    self.queue.push_back(SourceEvent::Truncate(names));
+                }
+            }
+            // Begin, Commit and Message arrive as their own replication events; Origin and Type
+            // carry nothing siphon needs; streaming messages are not requested (protocol v1).
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn table(&self, relation_id: u32) -> Result<Option<Arc<TableSchema>>, Error> {
+        self.relations.get(&relation_id).cloned().ok_or_else(|| {
+            Error::fatal("pgoutput sent a change for a relation it never described")
+                .with_detail(format!("relation id {relation_id}"))
+        })
+    }
+
+    fn relation(&mut self, rel: Relation) {
+        let name = TableName::new(rel.namespace.clone(), rel.name.clone());
+        let schema = self.known.get(&name).map(|known| Arc::new(merge_schema(known, &rel)));
+        if let Some(s) = &schema {
+            self.known.insert(name, s.clone());
+            self.queue.push_back(SourceEvent::Schema(s.clone()));
+        }
+        self.relations.insert(rel.id, schema);
+    }
+}
+
+/// The table as pgoutput describes it now, with keys and nullability from the catalog schema.
+fn merge_schema(known: &TableSchema, rel: &Relation) -> TableSchema {
+    let columns = rel
+        .columns
+        .iter()
+        .map(|c| {
+            let prior = known.columns.iter().find(|k| k.name == c.name);
+            let same_type = prior.is_some_and(|p| p.source_type.oid == c.type_oid && p.source_type.modifier == c.type_modifier);
+            Column {
+                name: c.name.clone(),
+                source_type: match prior {
+                    Some(p) if same_type => p.source_type.clone(),
+                    _ => SourceType { oid: c.type_oid, modifier: c.type_modifier, name: String::new() },
+                },
+                is_key: prior.map_or(false, |p| p.is_key),
+                nullable: prior.map_or(true, |p| p.nullable),
+            }
+        })
+        .collect();
+    TableSchema { name: known.name.clone(), columns }
+}
+
+fn old_tuple(o: OldTuple) -> TupleData {
+    match o {
+        OldTuple::Key(t) | OldTuple::Full(t) => t,
+    }
+}
+
+fn row(tuple: TupleData, table: &TableSchema) -> Result<Row, Error> {
+    if tuple.0.len() != table.columns.len() {
+        return Err(Error::fatal(format!("a change to {} has {} columns, its relation has {}", table.name, tuple.0.len(), table.columns.len())));
+    }
+    tuple
+        .0
+        .into_iter()
+        .map(|v| match v {
+            TupleValue::Null => Ok(Datum::Null),
+            TupleValue::UnchangedToast => Ok(Datum::UnchangedToast),
+            TupleValue::Text(s) => Ok(Datum::Text(s)),
+            TupleValue::Binary(_) => Err(Error::fatal("pgoutput sent a binary value; siphon requests text")),
+        })
+        .collect()
+}

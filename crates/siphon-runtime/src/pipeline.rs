@@ -1,0 +1,372 @@
+//! One pipeline: snapshot, then stream, with checkpoints that never run ahead of the data.
+//!
+//! # The invariant
+//!
+//! *The checkpoint stored in the destination is the end position of a source transaction `T`
+//! (or the snapshot's consistent point), and the destination holds exactly the effect of every
+//! source transaction up to and including `T` — no more, no less.* Everything else follows:
+//!
+//! - A destination commit writes the data and the checkpoint in one atomic transaction
+//!   ([`siphon_core::destination`]), and commits happen only at source transaction boundaries.
+//! - The source is told a position ([`PgStream::confirm`]) only after the destination commit
+//!   that stored it returned, so the slot never discards WAL siphon still needs.
+//! - On (re)start, streaming resumes at the stored checkpoint and every transaction whose commit
+//!   record lies before it (`final_lsn < checkpoint`) is skipped: it is already applied.
+//!
+//! # Snapshot -> stream hand-off
+//!
+//! ```text
+//!   CREATE_REPLICATION_SLOT ... EXPORT_SNAPSHOT ──► consistent point C, snapshot S
+//!        │  (the creating session stays open and idle, so S stays importable)
+//!        ▼
+//!   for each table: COPY at S ──► destination (one open transaction, tables emptied first)
+//!        ▼
+//!   commit(checkpoint = C, all tables snapshotted)      ◄── crash before this: nothing committed;
+//!        ▼                                                   the slot is dropped and recreated
+//!   START_REPLICATION at C: transactions committing after C, exactly those S does not see
+//! ```
+//!
+//! S sees precisely the transactions whose commit precedes C, and the slot streams precisely
+//! those that commit after C, so nothing is missed and nothing is applied twice.
+//!
+//! # Crashes, step by step
+//!
+//! | crash during                 | what the restart finds         | what it does                 |
+//! |------------------------------|--------------------------------|------------------------------|
+//! | snapshot                     | no checkpoint, slot exists     | drops the slot, starts over  |
+//! | streaming, before a commit   | checkpoint at the previous one | re-streams from it, skips ≤  |
+//! | commit itself                | old or new checkpoint (atomic) | as above                     |
+//! | after commit, before confirm | newer checkpoint than the slot | skips what the slot resends  |
+//!
+//! # Memory
+//!
+//! Buffered changes are bounded by `flush.max_rows` and `flush.max_bytes`: beyond them the
+//! batch is written into the open destination transaction (not committed — a source transaction
+//! is never split across destination commits). The replication session buffers at most 1024
+//! messages. See docs/operations.md for the full bound.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use siphon_core::batch::Batch;
+use siphon_core::change::{Change, ChangeKind, SourceEvent};
+use siphon_core::config::{Config, DestinationKind};
+use siphon_core::destination::{Checkpoint, Destination};
+use siphon_core::schema::{TableName, TableSchema};
+use siphon_core::{Error, Lsn};
+use siphon_duckdb::{DuckDbDestination, DuckDbOptions};
+use siphon_postgres::{catalog, slot, snapshot, PgConnector, PgStream};
+use tokio::sync::watch;
+
+use crate::null_destination::NullDestination;
+use crate::state_dir::StateDir;
+use crate::status::{Phase, Status};
+
+/// Runs the pipeline until `shutdown` turns true (returns `Ok`) or a fatal error.
+pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<(), Error> {
+    let state_dir = StateDir::open(&config.pipeline.state_dir)?;
+    let connector = PgConnector::new(&config.source.url, &format!("siphon-{}", config.pipeline.name))?;
+    let destination = open_destination(&config, &state_dir)?;
+    tracing::info!(pipeline = %config.pipeline.name, source = %connector.describe(), destination = %destination.describe(), "pipeline starting");
+    let mut pipeline = Pipeline { status: Status::new(&config.pipeline.name), config, connector, destination, state_dir };
+    let max_backoff = Duration::from_secs(pipeline.config.source.reconnect_max_backoff_s);
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let commits_before = pipeline.status.commits;
+        let result = pipeline.session(&mut shutdown).await;
+        block(|| pipeline.destination.rollback()).ok();
+        match result {
+            Ok(()) => {
+                pipeline.set_phase(Phase::Stopped);
+                tracing::info!("pipeline stopped");
+                return Ok(());
+            }
+            Err(e) if e.is_transient() => {
+                if pipeline.status.commits > commits_before {
+                    backoff = Duration::from_secs(1);
+                }
+                tracing::warn!(error = %e, retry_in_s = backoff.as_secs(), "source unavailable, reconnecting");
+                pipeline.status.last_error = Some(e.to_string());
+                pipeline.set_phase(Phase::Reconnecting);
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.wait_for(|s| *s) => { pipeline.set_phase(Phase::Stopped); return Ok(()) }
+                }
+                backoff = (backoff * 2).min(max_backoff);
+            }
+            Err(e) => {
+                pipeline.status.last_error = Some(e.to_string());
+                pipeline.set_phase(Phase::Failed);
+                return Err(e);
+            }
+        }
+    }
+}
+
+fn open_destination(config: &Config, state_dir: &StateDir) -> Result<Box<dyn Destination>, Error> {
+    Ok(match config.destination.kind {
+        DestinationKind::Null => Box::new(NullDestination::new(state_dir.path())),
+        DestinationKind::Duckdb => {
+            let temp_dir = state_dir.path().join("duckdb-spill");
+            Box::new(DuckDbDestination::open(&DuckDbOptions {
+                path: config.destination.path.clone().unwrap_or_default(),
+                pipeline: config.pipeline.name.clone(),
+                memory_limit_mib: config.destination.memory_limit_mib,
+                temp_dir,
+            })?)
+        }
+    })
+}
+
+/// Runs blocking destination work without stalling the async runtime's other tasks.
+fn block<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
+}
+
+struct Pipeline {
+    config: Config,
+    connector: PgConnector,
+    destination: Box<dyn Destination>,
+    state_dir: StateDir,
+    status: Status,
+}
+
+/// Streaming state between destination commits.
+struct Stream {
+    checkpoint: Lsn,
+    batch: Batch,
+    /// When the oldest uncommitted change arrived.
+    pending_since: Option<Instant>,
+    /// End of the last source transaction received but not committed to the destination.
+    uncommitted_end: Option<Lsn>,
+    in_transaction: bool,
+    /// The current source transaction is already applied (its commit precedes the checkpoint).
+    skipping: bool,
+    schemas: HashMap<TableName, Arc<TableSchema>>,
+}
+
+impl Pipeline {
+    fn set_phase(&mut self, phase: Phase) {
+        self.status.phase = phase;
+        self.status.write(self.state_dir.path());
+    }
+
+    /// One connection's worth of work: prepare, snapshot if needed, stream until shutdown.
+    async fn session(&mut self, shutdown: &mut watch::Receiver<bool>) -> Result<(), Error> {
+        self.set_phase(Phase::Starting);
+        let client = self.connector.sql().await?;
+        let configured = self.config.tables();
+        let tables = catalog::publication_tables(&client, &self.config.source.publication, configured.as_deref()).await?;
+        let mut schemas = Vec::new();
+        for t in &tables {
+            schemas.push(catalog::table_schema(&client, t).await?);
+        }
+        let checkpoint = match block(|| self.destination.load_checkpoint())? {
+            Some(cp) => self.check_resumable(&client, &cp, &tables).await?,
+            None => tokio::select! {
+                lsn = self.initial_snapshot(&client, &schemas) => lsn?,
+                // Stopping mid-snapshot commits nothing; the next start snapshots again.
+                _ = shutdown.wait_for(|s| *s) => return Ok(()),
+            },
+        };
+        drop(client);
+        self.status.checkpoint = Some(checkpoint);
+        block(|| -> Result<(), Error> {
+            for s in &schemas {
+                self.destination.ensure_table(s)?;
+            }
+            self.destination.commit(&Checkpoint { lsn: checkpoint, snapshotted_tables: vec![] })
+        })?;
+        let source = &self.config.source;
+        let mut stream = PgStream::start(&self.connector, &source.slot, &source.publication, checkpoint, &schemas).await?;
+        self.set_phase(Phase::Streaming);
+        let mut state = Stream {
+            checkpoint,
+            batch: Batch::new(),
+            pending_since: None,
+            uncommitted_end: None,
+            in_transaction: false,
+            skipping: false,
+            schemas: schemas.iter().map(|s| (s.name.clone(), s.clone())).collect(),
+        };
+        let result = self.stream(&mut stream, &mut state, shutdown).await;
+        stream.shutdown().await;
+        result
+    }
+
+    /// A checkpoint exists: the slot must still be there, and every table must be snapshotted.
+    async fn check_resumable(&self, client: &siphon_postgres::SqlClient, cp: &Checkpoint, tables: &[TableName]) -> Result<Lsn, Error> {
+        let slot_name = &self.config.source.slot;
+        let info = slot::find(client, slot_name).await?.ok_or_else(|| {
+            Error::fatal(format!("replication slot \"{slot_name}\" is gone, but the destination has a checkpoint at {}", cp.lsn))
+                .with_detail("changes made since that position may be lost; the change stream has a gap")
+                .with_hint("to start over, delete the destination (or its __siphon.checkpoint row) and run again: siphon re-snapshots every table")
+        })?;
+        slot::check_usable(&info, slot_name, self.connector.database())?;
+        let missing: Vec<String> = tables.iter().filter(|t| !cp.snapshotted_tables.contains(t)).map(|t| t.to_string()).collect();
+        if !missing.is_empty() {
+            return Err(Error::fatal("tables were added to the pipeline after its initial snapshot")
+                .with_detail(format!("not snapshotted: {}", missing.join(", ")))
+                .with_hint("adding tables to a running pipeline is not supported yet: use a separate pipeline (own slot, state_dir and destination) for them"));
+        }
+        tracing::info!(checkpoint = %cp.lsn, "resuming from checkpoint");
+        Ok(cp.lsn)
+    }
+
+    /// No checkpoint: create the slot with an exported snapshot, copy every table at it, and
+    /// commit the consistent point as the first checkpoint.
+    async fn initial_snapshot(&mut self, client: &siphon_postgres::SqlClient, schemas: &[Arc<TableSchema>]) -> Result<Lsn, Error> {
+        let source = self.config.source.clone();
+        if let Some(info) = slot::find(client, &source.slot).await? {
+            slot::check_usable(&info, &source.slot, self.connector.database())?;
+            if info.active {
+                return Err(Error::transient(format!("replication slot \"{}\" is in use by another session", source.slot)));
+            }
+            tracing::warn!(slot = %source.slot, "slot exists but the destination has no checkpoint (an interrupted snapshot): recreating it");
+            slot::drop(client, &source.slot).await?;
+        }
+        self.set_phase(Phase::Snapshotting);
+        let created = slot::create_with_snapshot(&self.connector, &source.slot, &source.publication).await?;
+        block(|| self.destination.rollback())?;
+        for schema in schemas {
+            block(|| self.destination.ensure_table(schema))?;
+            let mut first = true;
+            let started = Instant::now();
+            let rows = snapshot::copy_table(&self.connector, &created.snapshot_name, schema, self.config.flush.max_bytes, |rows| {
+                let mut batch = Batch::new();
+                if std::mem::take(&mut first) {
+                    batch.truncate(schema.clone());
+                }
+                self.status.snapshot_rows += rows.len() as u64;
+                for new in rows {
+                    batch.push(Change { table: schema.clone(), kind: ChangeKind::Insert { new } });
+                }
+                block(|| self.destination.apply(batch))?;
+                self.status.write(self.state_dir.path());
+                Ok(())
+            })
+            .await?;
+            if first {
+                let mut batch = Batch::new();
+                batch.truncate(schema.clone());
+                block(|| self.destination.apply(batch))?;
+            }
+            tracing::info!(table = %schema.name, rows, elapsed_ms = started.elapsed().as_millis() as u64, "table snapshotted");
+        }
+        let lsn = created.consistent_point;
+        let tables = schemas.iter().map(|s| s.name.clone()).collect();
+        block(|| self.destination.commit(&Checkpoint { lsn, snapshotted_tables: tables }))?;
+        created.release();
+        self.status.commits += 1;
+        tracing::info!(consistent_point = %lsn, "snapshot committed");
+        Ok(lsn)
+    }
+
+    async fn stream(&mut self, stream: &mut PgStream, st: &mut Stream, shutdown: &mut watch::Receiver<bool>) -> Result<(), Error> {
+        let interval = Duration::from_millis(self.config.flush.interval_ms);
+        loop {
+            let deadline = st.pending_since.map(|t| t + interval).unwrap_or_else(|| Instant::now() + interval);
+            let timer_armed = st.pending_since.is_some() && !st.in_transaction;
+            tokio::select! {
+                biased;
+                _ = shutdown.wait_for(|s| *s) => return self.finish(stream, st),
+                ev = stream.next() => self.on_event(ev?, stream, st)?,
+                _ = tokio::time::sleep_until(deadline.into()), if timer_armed => self.flush(stream, st)?,
+            }
+        }
+    }
+
+    fn on_event(&mut self, ev: SourceEvent, stream: &PgStream, st: &mut Stream) -> Result<(), Error> {
+        match ev {
+            SourceEvent::Begin { final_lsn, .. } => {
+                st.in_transaction = true;
+                st.skipping = final_lsn < st.checkpoint;
+            }
+            SourceEvent::Schema(schema) => {
+                if st.schemas.get(&schema.name) != Some(&schema) {
+                    let batch = std::mem::take(&mut st.batch);
+                    block(|| -> Result<(), Error> {
+                        self.destination.apply(batch)?;
+                        self.destination.ensure_table(&schema)
+                    })?;
+                    st.pending_since.get_or_insert_with(Instant::now);
+                    st.schemas.insert(schema.name.clone(), schema);
+                }
+            }
+            SourceEvent::Change(change) if !st.skipping => {
+                st.pending_since.get_or_insert_with(Instant::now);
+                st.batch.push(change);
+                self.status.changes_applied += 1;
+                if self.over_limits(&st.batch) {
+                    let batch = std::mem::take(&mut st.batch);
+                    block(|| self.destination.apply(batch))?;
+                }
+            }
+            SourceEvent::Truncate(tables) if !st.skipping => {
+                st.pending_since.get_or_insert_with(Instant::now);
+                for t in tables {
+                    if let Some(schema) = st.schemas.get(&t) {
+                        st.batch.truncate(schema.clone());
+                    }
+                }
+            }
+            SourceEvent::Change(_) | SourceEvent::Truncate(_) => {}
+            SourceEvent::Commit { end_lsn, .. } => {
+                st.in_transaction = false;
+                if std::mem::take(&mut st.skipping) {
+                    return Ok(());
+                }
+                st.uncommitted_end = Some(end_lsn);
+                st.pending_since.get_or_insert_with(Instant::now);
+                let due = st.pending_since.is_some_and(|t| t.elapsed().as_millis() as u64 >= self.config.flush.interval_ms);
+                if due || self.over_limits(&st.batch) {
+                    self.flush(stream, st)?;
+                }
+            }
+            SourceEvent::Idle { wal_end } => {
+                // Nothing in flight and nothing uncommitted: the server has sent all changes
+                // before wal_end and none concerned us, so the slot may move up to it.
+                if st.pending_since.is_none() && !st.in_transaction && wal_end > st.checkpoint {
+                    stream.confirm(wal_end);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn over_limits(&self, batch: &Batch) -> bool {
+        batch.change_count() >= self.config.flush.max_rows || batch.byte_size() >= self.config.flush.max_bytes
+    }
+
+    /// At a transaction boundary: applies what is buffered and commits with the checkpoint.
+    fn flush(&mut self, stream: &PgStream, st: &mut Stream) -> Result<(), Error> {
+        let batch = std::mem::take(&mut st.batch);
+        let end = st.uncommitted_end.take();
+        let lsn = end.unwrap_or(st.checkpoint);
+        block(|| -> Result<(), Error> {
+            self.destination.apply(batch)?;
+            self.destination.commit(&Checkpoint { lsn, snapshotted_tables: vec![] })
+        })?;
+        st.pending_since = None;
+        st.checkpoint = lsn;
+        stream.confirm(lsn);
+        self.status.checkpoint = Some(lsn);
+        self.status.commits += 1;
+        self.status.write(self.state_dir.path());
+        Ok(())
+    }
+
+    /// Graceful stop: commit what is complete; a half-received transaction is discarded and
+    /// streamed again on the next start.
+    fn finish(&mut self, stream: &PgStream, st: &mut Stream) -> Result<(), Error> {
+        if st.in_transaction {
+            tracing::info!("stopping inside a source transaction: it will be streamed again on restart");
+            return block(|| self.destination.rollback());
+        }
+        if st.pending_since.is_some() {
+            self.flush(stream, st)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,67 @@
+//! The pipeline's local state directory and its lock.
+//!
+//! One daemon per state directory: a second `siphon run` on the same directory fails at once
+//! instead of racing the first for the slot and the destination.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use siphon_core::Error;
+
+/// The locked state directory; the lock is released when this is dropped (or the process dies).
+pub struct StateDir {
+    path: PathBuf,
+    _lock: File,
+}
+
+impl StateDir {
+    pub fn open(path: &Path) -> Result<StateDir, Error> {
+        std::fs::create_dir_all(path).map_err(|e| {
+            Error::fatal(format!("could not create pipeline.state_dir {}", path.display())).with_detail(e.to_string())
+        })?;
+        let lock_path = path.join("siphon.lock");
+        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(|e| {
+            Error::fatal(format!("could not open {}", lock_path.display())).with_detail(e.to_string())
+        })?;
+        lock.try_lock().map_err(|_| {
+            Error::fatal(format!("another siphon process is running with state_dir {}", path.display()))
+                .with_hint("stop it first, or give this pipeline its own pipeline.state_dir")
+        })?;
+        Ok(StateDir { path: path.to_path_buf(), _lock: lock })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Replaces `path` with `contents` atomically and durably (write, fsync, rename, fsync dir).
+pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = File::create(&tmp)?;
+        f.write_all(contents)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_open_of_the_same_dir_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = StateDir::open(dir.path()).unwrap();
+        let err = StateDir::open(dir.path()).err().expect("second open must fail");
+        assert!(err.message.contains("another siphon process"), "{err}");
+        drop(first);
+        StateDir::open(dir.path()).expect("free again after the first is dropped");
+    }
+}
