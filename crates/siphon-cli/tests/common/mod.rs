@@ -1,0 +1,195 @@
+//! Drives the real `siphon` binary against real PostgreSQL databases and reads the DuckDB file it
+//! writes. Tests act on the source, wait for the pipeline's checkpoint to pass a marker position
+//! (never a fixed sleep), stop siphon, and compare both sides.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+use siphon_testkit::{wait_for, TestDb};
+
+pub const TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A pipeline's files: config, state dir, DuckDB file, log.
+pub struct Pipeline {
+    pub dir: tempfile::TempDir,
+    pub name: String,
+    pub config: PathBuf,
+    pub duckdb: PathBuf,
+}
+
+impl Pipeline {
+    /// A pipeline replicating `tables` of `db` into a DuckDB file; `extra` is appended to the
+    /// config (e.g. a `[flush]` section). Slot and publication are named after the database so
+    /// tests sharing a cluster never collide.
+    pub fn new(db: &TestDb, tables: &[&str], extra: &str) -> Pipeline {
+        Self::with_destination(db, tables, extra, "duckdb")
+    }
+
+    pub fn with_destination(db: &TestDb, tables: &[&str], extra: &str, kind: &str) -> Pipeline {
+        let dir = tempfile::tempdir().unwrap();
+        let duckdb = dir.path().join("replica.duckdb");
+        let tables: Vec<String> = tables.iter().map(|t| format!("{t:?}")).collect();
+        let path_line = if kind == "duckdb" { format!("path = {:?}", duckdb.to_str().unwrap()) } else { String::new() };
+        let text = format!(
+            "[pipeline]\nname = \"test\"\nstate_dir = {:?}\n[source]\nkind = \"postgres\"\nurl = {:?}\nslot = \"{}\"\npublication = \"{}\"\ntables = [{}]\n[destination]\nkind = \"{kind}\"\n{path_line}\n{extra}\n",
+            dir.path().join("state").to_str().unwrap(),
+            db.url(),
+            db.name,
+            db.name,
+            tables.join(", "),
+        );
+        let config = dir.path().join("siphon.toml");
+        std::fs::write(&config, text).unwrap();
+        Pipeline { dir, name: db.name.clone(), config, duckdb }
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("siphon.log")
+    }
+
+    /// Starts `siphon run`, its output appended to the pipeline's log.
+    pub fn start(&self) -> Siphon {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path()).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_siphon"))
+            .args(["run", "--config"])
+            .arg(&self.config)
+            .env("SIPHON_LOG", "info,siphon_runtime=debug")
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap();
+        Siphon { child, state: self.dir.path().join("state"), log: self.log_path() }
+    }
+
+    /// Rows of a DuckDB query, every value as text (`NULL` for null). Only while siphon is stopped.
+    pub fn duck(&self, sql: &str) -> Vec<Vec<String>> {
+        duck_rows(&self.duckdb, sql)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+}
+
+pub struct Siphon {
+    pub child: Child,
+    state: PathBuf,
+    log: PathBuf,
+}
+
+impl Siphon {
+    pub fn status(&self) -> Option<serde_json::Value> {
+        let text = std::fs::read_to_string(self.state.join("status.json")).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    pub fn checkpoint(&self) -> Option<u64> {
+        let s = self.status()?;
+        parse_lsn(s.get("checkpoint_lsn")?.as_str()?)
+    }
+
+    fn assert_running(&mut self) {
+        if let Ok(Some(code)) = self.child.try_wait() {
+            panic!("siphon exited early with {code}:\n{}", std::fs::read_to_string(&self.log).unwrap_or_default());
+        }
+    }
+
+    /// Waits until every transaction committed on `db` so far is durable in the destination:
+    /// commits a logical-decoding marker and waits for the checkpoint to pass it.
+    pub fn wait_synced(&mut self, db: &TestDb) {
+        let marker = db.psql("SELECT pg_logical_emit_message(true, 'siphon-test', 'sync')");
+        let marker = parse_lsn(marker.trim()).unwrap();
+        wait_for("the destination checkpoint to pass the sync marker", TIMEOUT, || {
+            self.assert_running();
+            self.checkpoint().filter(|&c| c > marker)
+        });
+    }
+
+    /// Waits until the status file satisfies `f`.
+    pub fn wait_status(&mut self, what: &str, f: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        wait_for(what, TIMEOUT, || {
+            self.assert_running();
+            self.status().filter(|s| f(s))
+        })
+    }
+
+    /// SIGTERM, then waits for exit.
+    pub fn stop(mut self) -> ExitStatus {
+        signal(self.child.id(), "TERM");
+        let status = wait_for("siphon to exit after SIGTERM", TIMEOUT, || self.child.try_wait().unwrap());
+        status
+    }
+
+    /// SIGKILL: no cleanup of any kind.
+    pub fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// Peak resident memory of the process so far, in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+}
+
+impl Drop for Siphon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status().unwrap().success();
+    assert!(ok, "kill -{sig} {pid} failed");
+}
+
+pub fn parse_lsn(s: &str) -> Option<u64> {
+    let (hi, lo) = s.split_once('/')?;
+    Some((u64::from_str_radix(hi, 16).ok()? << 32) | u64::from_str_radix(lo, 16).ok()?)
+}
+
+pub fn duck_rows(path: &Path, sql: &str) -> Vec<Vec<String>> {
+    let conn = duckdb::Connection::open_with_flags(path, duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly).unwrap()).unwrap();
+    let mut stmt = conn.prepare(sql).unwrap();
+    let mut rows = stmt.query([]).unwrap();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().unwrap() {
+        let n = row.as_ref().column_count();
+        out.push((0..n).map(|i| row.get::<_, Option<String>>(i).unwrap().unwrap_or_else(|| "NULL".into())).collect());
+    }
+    out
+}
+
+/// Rows of a source query, every value as text (`NULL` for null).
+pub fn pg_rows(db: &TestDb, sql: &str) -> Vec<Vec<String>> {
+    // Unit and record separators: values may hold tabs and newlines.
+    let out = db.psql(&format!("\\pset null NULL\n\\pset fieldsep '\u{1f}'\n\\pset recordsep '\u{1e}'\n{sql}"));
+    out.split('\u{1e}').filter(|l| !l.is_empty()).map(|l| l.split('\u{1f}').map(str::to_string).collect()).collect()
+}
+
+/// Asserts two row sets are equal, printing only the first difference (tables can be large).
+pub fn assert_same_rows(actual: &[Vec<String>], expected: &[Vec<String>], what: &str) {
+    if let Some(i) = (0..actual.len().max(expected.len())).find(|&i| actual.get(i) != expected.get(i)) {
+        panic!(
+            "{what}: {} rows vs {} expected; first difference at row {i}:\n  actual:   {:?}\n  expected: {:?}",
+            actual.len(),
+            expected.len(),
+            actual.get(i),
+            expected.get(i)
+        );
+    }
+}
+
+/// Waits for siphon to exit by itself.
+pub fn wait_for_exit(s: &mut Siphon) -> ExitStatus {
+    wait_for("siphon to exit", TIMEOUT, || s.child.try_wait().unwrap())
+}
