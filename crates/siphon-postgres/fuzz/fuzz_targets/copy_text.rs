@@ -8,9 +8,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use siphon_postgres::protocol::copy_text::{
-    encode_row, CopyDecodeError, CopyRow, CopyTextDecoder,
-};
+use siphon_postgres::protocol::copy_text::{encode_row, CopyDecodeError, CopyRow, CopyTextDecoder};
 
 fn decode<'a>(
     columns: usize,

@@ -103,7 +103,7 @@ pub fn parse_array_with_delimiter(text: &str, delimiter: char) -> Result<PgArray
         return Err(p.unexpected(c, "end of input after '}'"));
     }
     let dims: Vec<usize> = p.dims.iter().map_while(|d| *d).collect();
-    let lower_bounds = p.check_bounds(&dims, bounds)?;
+    let lower_bounds = check_bounds(&dims, bounds)?;
     Ok(PgArray {
         dims,
         lower_bounds,
@@ -353,26 +353,26 @@ impl Parser<'_> {
         let is_null = !escaped && out.eq_ignore_ascii_case("NULL");
         Ok((!is_null).then_some(out))
     }
+}
 
-    /// Checks a decoration against the parsed dimensions and returns the
-    /// lower bounds.
-    fn check_bounds(&self, dims: &[usize], bounds: Vec<(i32, i32)>) -> Result<Vec<i32>> {
-        if bounds.is_empty() {
-            return Ok(vec![1; dims.len()]);
-        }
-        let matches = bounds.len() == dims.len()
-            && bounds
-                .iter()
-                .zip(dims)
-                .all(|(&(lb, ub), &n)| usize::try_from(i64::from(ub) - i64::from(lb) + 1) == Ok(n));
-        if !matches {
-            return Err(ArrayParseError {
-                offset: 0,
-                kind: ArrayErrorKind::DimensionMismatch,
-            });
-        }
-        Ok(bounds.into_iter().map(|(lb, _)| lb).collect())
+/// Checks a decoration against the parsed dimensions and returns the
+/// lower bounds.
+fn check_bounds(dims: &[usize], bounds: Vec<(i32, i32)>) -> Result<Vec<i32>> {
+    if bounds.is_empty() {
+        return Ok(vec![1; dims.len()]);
     }
+    let matches = bounds.len() == dims.len()
+        && bounds
+            .iter()
+            .zip(dims)
+            .all(|(&(lb, ub), &n)| usize::try_from(i64::from(ub) - i64::from(lb) + 1) == Ok(n));
+    if !matches {
+        return Err(ArrayParseError {
+            offset: 0,
+            kind: ArrayErrorKind::DimensionMismatch,
+        });
+    }
+    Ok(bounds.into_iter().map(|(lb, _)| lb).collect())
 }
 
 /// Renders an array as JSON: nested JSON arrays following `dims` (a plain

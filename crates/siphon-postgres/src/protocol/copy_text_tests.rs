@@ -374,7 +374,7 @@ proptest! {
         columns in 0usize..4,
         points in vec(any::<prop::sample::Index>(), 0..8),
     ) {
-        let whole = decode_chunks(columns, &[data.clone()]);
+        let whole = decode_chunks(columns, std::slice::from_ref(&data));
         let chunked = decode_chunks(columns, &split_chunks(&data, &points));
         prop_assert_eq!(chunked, whole);
     }

@@ -786,7 +786,7 @@ pub fn encode(msg: &PgOutputMessage, streaming: bool) -> Vec<u8> {
             xid,
             options,
             relation_ids,
-        } => encode_truncate(&mut w, *xid, options, relation_ids, streaming),
+        } => encode_truncate(&mut w, *xid, *options, relation_ids, streaming),
         PgOutputMessage::Message { .. } => encode_message(&mut w, msg, streaming),
         other => encode_stream(&mut w, other),
     }
@@ -847,7 +847,7 @@ fn encode_update(
 fn encode_truncate(
     w: &mut Writer,
     xid: Option<u32>,
-    options: &TruncateOptions,
+    options: TruncateOptions,
     relation_ids: &[u32],
     streaming: bool,
 ) {

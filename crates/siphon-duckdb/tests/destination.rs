@@ -1,0 +1,128 @@
+//! The DuckDB destination against a real DuckDB file: atomic commits with the checkpoint,
+//! rollback, schema evolution, key handling.
+
+use std::sync::Arc;
+
+use siphon_core::batch::Batch;
+use siphon_core::change::{Change, ChangeKind};
+use siphon_core::destination::{Checkpoint, Destination};
+use siphon_core::row::Datum;
+use siphon_core::schema::{Column, SourceType, TableName, TableSchema};
+use siphon_core::Lsn;
+use siphon_duckdb::{DuckDbDestination, DuckDbOptions};
+
+fn col(name: &str, oid: u32, is_key: bool) -> Column {
+    Column { name: name.into(), source_type: SourceType { oid, modifier: -1, name: String::new() }, is_key, nullable: !is_key }
+}
+
+fn schema(cols: Vec<Column>) -> Arc<TableSchema> {
+    Arc::new(TableSchema { name: TableName::new("app", "t"), columns: cols })
+}
+
+fn text(s: &str) -> Datum {
+    Datum::Text(s.into())
+}
+
+fn open(dir: &tempfile::TempDir) -> DuckDbDestination {
+    DuckDbDestination::open(&DuckDbOptions {
+        path: dir.path().join("d.duckdb"),
+        pipeline: "p".into(),
+        memory_limit_mib: 64,
+        temp_dir: dir.path().join("tmp"),
+    })
+    .unwrap()
+}
+
+fn insert(s: &Arc<TableSchema>, row: Vec<Datum>) -> Batch {
+    let mut b = Batch::new();
+    b.push(Change { table: s.clone(), kind: ChangeKind::Insert { new: row } });
+    b
+}
+
+fn cp(lsn: u64) -> Checkpoint {
+    Checkpoint { lsn: Lsn(lsn), snapshotted_tables: vec![TableName::new("app", "t")] }
+}
+
+fn count(dir: &tempfile::TempDir) -> i64 {
+    let conn = duckdb::Connection::open(dir.path().join("d.duckdb")).unwrap();
+    conn.query_row("SELECT count(*) FROM app.t", [], |r| r.get(0)).unwrap()
+}
+
+#[test]
+fn uncommitted_batches_are_invisible_and_vanish_on_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = schema(vec![col("id", 23, true), col("v", 25, false)]);
+    {
+        let mut d = open(&dir);
+        d.ensure_table(&s).unwrap();
+        d.apply(insert(&s, vec![text("1"), text("a")])).unwrap();
+        d.commit(&cp(100)).unwrap();
+        d.apply(insert(&s, vec![text("2"), text("b")])).unwrap();
+        // Dropped without commit: as if the process died here.
+    }
+    assert_eq!(count(&dir), 1);
+    let mut d = open(&dir);
+    assert_eq!(d.load_checkpoint().unwrap(), Some(cp(100)));
+}
+
+#[test]
+fn checkpoint_and_rows_commit_together_and_rollback_discards_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = schema(vec![col("id", 23, true), col("v", 25, false)]);
+    {
+        let mut d = open(&dir);
+        assert_eq!(d.load_checkpoint().unwrap(), None);
+        d.ensure_table(&s).unwrap();
+        d.apply(insert(&s, vec![text("1"), text("a")])).unwrap();
+        d.commit(&cp(100)).unwrap();
+        d.apply(insert(&s, vec![text("2"), text("b")])).unwrap();
+        d.rollback().unwrap();
+        d.ensure_table(&s).unwrap();
+        d.apply(insert(&s, vec![text("3"), text("c")])).unwrap();
+        d.commit(&cp(200)).unwrap();
+    }
+    let mut d = open(&dir);
+    assert_eq!(d.load_checkpoint().unwrap(), Some(cp(200)));
+    drop(d);
+    let conn = duckdb::Connection::open(dir.path().join("d.duckdb")).unwrap();
+    let ids: Vec<i32> = conn.prepare("SELECT id FROM app.t ORDER BY id").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    assert_eq!(ids, vec![1, 3]);
+}
+
+#[test]
+fn new_source_columns_are_added_and_old_rows_keep_theirs() {
+    let dir = tempfile::tempdir().unwrap();
+    let s1 = schema(vec![col("id", 23, true), col("v", 25, false)]);
+    let s2 = schema(vec![col("id", 23, true), col("v", 25, false), col("w", 20, false)]);
+    let mut d = open(&dir);
+    d.ensure_table(&s1).unwrap();
+    d.apply(insert(&s1, vec![text("1"), text("a")])).unwrap();
+    d.ensure_table(&s2).unwrap();
+    d.apply(insert(&s2, vec![text("2"), text("b"), text("42")])).unwrap();
+    d.commit(&cp(1)).unwrap();
+    drop(d);
+    let conn = duckdb::Connection::open(dir.path().join("d.duckdb")).unwrap();
+    let w: Vec<Option<i64>> = conn.prepare("SELECT w FROM app.t ORDER BY id").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    assert_eq!(w, vec![None, Some(42)]);
+}
+
+#[test]
+fn a_value_duckdb_cannot_hold_is_a_table_error_naming_the_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = schema(vec![col("id", 23, true), col("tags", 1007, false)]);
+    let mut d = open(&dir);
+    d.ensure_table(&s).unwrap();
+    let err = d.apply(insert(&s, vec![text("1"), text("{{1,2},{3,4}}")])).unwrap_err();
+    assert_eq!(err.class, siphon_core::ErrorClass::TableScoped);
+    assert!(err.to_string().contains("app.t.tags"), "{err}");
+    assert!(err.to_string().contains("2-dimensional"), "{err}");
+}
+
+#[test]
+fn a_keyless_table_is_refused_with_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = open(&dir);
+    let err = d.ensure_table(&schema(vec![col("v", 25, false)])).unwrap_err();
+    assert!(err.to_string().contains("no primary key"), "{err}");
+    assert!(err.hint.is_some());
+}
