@@ -102,9 +102,10 @@ pub fn parse_array_with_delimiter(text: &str, delimiter: char) -> Result<PgArray
     if let Some(c) = p.peek() {
         return Err(p.unexpected(c, "end of input after '}'"));
     }
-    let lower_bounds = p.check_bounds(bounds)?;
+    let dims: Vec<usize> = p.dims.iter().map_while(|d| *d).collect();
+    let lower_bounds = check_bounds(&dims, bounds)?;
     Ok(PgArray {
-        dims: p.dims,
+        dims,
         lower_bounds,
         elements: p.elements,
     })
@@ -121,7 +122,8 @@ struct Parser<'a> {
     delimiter: char,
     /// Number of dimensions, known once the first element is seen.
     ndim: Option<usize>,
-    dims: Vec<usize>,
+    /// Length of each level, indexed by depth, known once it first closes.
+    dims: Vec<Option<usize>>,
     elements: Vec<Option<String>>,
 }
 
@@ -280,10 +282,13 @@ impl Parser<'_> {
 
     /// Records or checks the length of dimension `depth`.
     fn close_level(&mut self, depth: usize, count: usize) -> Result<()> {
-        match self.dims.get(depth) {
-            None => self.dims.push(count),
-            Some(&n) if n == count => {}
-            Some(_) => return Err(self.err(ArrayErrorKind::NotRectangular)),
+        if self.dims.len() <= depth {
+            self.dims.resize(depth + 1, None);
+        }
+        match self.dims.get_mut(depth) {
+            Some(slot @ None) => *slot = Some(count),
+            Some(Some(n)) if *n != count => return Err(self.err(ArrayErrorKind::NotRectangular)),
+            _ => {}
         }
         Ok(())
     }
@@ -348,25 +353,26 @@ impl Parser<'_> {
         let is_null = !escaped && out.eq_ignore_ascii_case("NULL");
         Ok((!is_null).then_some(out))
     }
+}
 
-    /// Checks a decoration against the parsed dimensions and returns the
-    /// lower bounds.
-    fn check_bounds(&self, bounds: Vec<(i32, i32)>) -> Result<Vec<i32>> {
-        if bounds.is_empty() {
-            return Ok(vec![1; self.dims.len()]);
-        }
-        let matches = bounds.len() == self.dims.len()
-            && bounds.iter().zip(&self.dims).all(|(&(lb, ub), &n)| {
-                usize::try_from(i64::from(ub) - i64::from(lb) + 1) == Ok(n)
-            });
-        if !matches {
-            return Err(ArrayParseError {
-                offset: 0,
-                kind: ArrayErrorKind::DimensionMismatch,
-            });
-        }
-        Ok(bounds.into_iter().map(|(lb, _)| lb).collect())
+/// Checks a decoration against the parsed dimensions and returns the
+/// lower bounds.
+fn check_bounds(dims: &[usize], bounds: Vec<(i32, i32)>) -> Result<Vec<i32>> {
+    if bounds.is_empty() {
+        return Ok(vec![1; dims.len()]);
     }
+    let matches = bounds.len() == dims.len()
+        && bounds
+            .iter()
+            .zip(dims)
+            .all(|(&(lb, ub), &n)| usize::try_from(i64::from(ub) - i64::from(lb) + 1) == Ok(n));
+    if !matches {
+        return Err(ArrayParseError {
+            offset: 0,
+            kind: ArrayErrorKind::DimensionMismatch,
+        });
+    }
+    Ok(bounds.into_iter().map(|(lb, _)| lb).collect())
 }
 
 /// Renders an array as JSON: nested JSON arrays following `dims` (a plain

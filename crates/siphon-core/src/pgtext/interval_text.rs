@@ -185,7 +185,9 @@ fn parse_number(token: &str, field: Field) -> Result<i64, IntervalErrorKind> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(IntervalErrorKind::InvalidNumber(token.to_owned()));
     }
-    token.parse().map_err(|_| IntervalErrorKind::OutOfRange(field))
+    token
+        .parse()
+        .map_err(|_| IntervalErrorKind::OutOfRange(field))
 }
 
 fn split_sign(token: &str) -> (bool, &str) {

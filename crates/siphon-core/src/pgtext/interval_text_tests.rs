@@ -27,7 +27,10 @@ fn examples() {
         ("00:00:00", iv(0, 0, 0)),
         ("1 day", iv(0, 1, 0)),
         ("-1 days +02:03:04.5", iv(0, -1, 7_384_500_000)),
-        ("1 year 2 mons 3 days 04:05:06.789012", iv(14, 3, 14_706_789_012)),
+        (
+            "1 year 2 mons 3 days 04:05:06.789012",
+            iv(14, 3, 14_706_789_012),
+        ),
         ("-178000000 years", iv(-2_136_000_000, 0, 0)),
         ("1 mon -1 days", iv(1, -1, 0)),
         ("-00:00:00.000001", iv(0, 0, -1)),
@@ -57,7 +60,13 @@ fn server_samples() {
     for line in SERVER_SAMPLES.lines() {
         let mut fields = line.split('|');
         let text = fields.next().expect("text");
-        let mut num = || fields.next().expect("field").parse::<i64>().expect("number");
+        let mut num = || {
+            fields
+                .next()
+                .expect("field")
+                .parse::<i64>()
+                .expect("number")
+        };
         let expected = PgInterval {
             months: i32::try_from(num()).expect("months"),
             days: i32::try_from(num()).expect("days"),
@@ -99,8 +108,18 @@ fn malformed() {
     assert_eq!(kind("1 day 2 mons"), UnitOutOfOrder("mons".into()));
     assert_eq!(kind("00:00:00 1 day"), TrailingText("1".into()));
     for bad in [
-        "00:00", "00:60:00", "00:00:60", "00:0:00", "00:00:00.", "00:00:00.1234567", "a:00:00",
-        ":00:00", "00:00:00:00", "00:00:0a", "--01:00:00", "00:00:00.-1",
+        "00:00",
+        "00:60:00",
+        "00:00:60",
+        "00:0:00",
+        "00:00:00.",
+        "00:00:00.1234567",
+        "a:00:00",
+        ":00:00",
+        "00:00:00:00",
+        "00:00:0a",
+        "--01:00:00",
+        "00:00:00.-1",
     ] {
         assert!(matches!(kind(bad), InvalidTime(_)), "{bad}");
     }
@@ -111,12 +130,17 @@ fn out_of_range() {
     use IntervalErrorKind::*;
     assert_eq!(kind("178956971 years"), OutOfRange(Field::Months));
     assert_eq!(kind("178956970 years 8 mons"), OutOfRange(Field::Months));
-    assert_eq!(kind("99999999999999999999 years"), OutOfRange(Field::Months));
+    assert_eq!(
+        kind("99999999999999999999 years"),
+        OutOfRange(Field::Months)
+    );
     assert_eq!(kind("2147483648 days"), OutOfRange(Field::Days));
     assert_eq!(kind("2562047788:00:54.775808"), OutOfRange(Field::Time));
     assert_eq!(kind("9999999999999999999:00:00"), OutOfRange(Field::Time));
     assert_eq!(
-        parse_interval("2147483648 days").expect_err("range").to_string(),
+        parse_interval("2147483648 days")
+            .expect_err("range")
+            .to_string(),
         "invalid input syntax for type interval: \"2147483648 days\": days out of range"
     );
 }
@@ -145,7 +169,13 @@ fn pg_format(i: PgInterval) -> String {
     if is_zero || i.micros != 0 {
         let space = if is_zero { "" } else { " " };
         let minus = hour < 0 || min < 0 || sec < 0 || fsec < 0;
-        let sign = if minus { "-" } else if is_before { "+" } else { "" };
+        let sign = if minus {
+            "-"
+        } else if is_before {
+            "+"
+        } else {
+            ""
+        };
         let (h, m, s) = (hour.unsigned_abs(), min.unsigned_abs(), sec.unsigned_abs());
         out.push_str(&format!("{space}{sign}{h:02}:{m:02}:{s:02}"));
         if fsec != 0 {

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use siphon_postgres::protocol::array_text::{parse_array, to_json, ElementKind};
+use siphon_core::pgtext::array_text::{parse_array, to_json, ElementKind};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

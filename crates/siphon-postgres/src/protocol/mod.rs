@@ -14,19 +14,12 @@
 //!   in the default text format, see
 //!   <https://www.postgresql.org/docs/current/sql-copy.html#id-1.9.3.55.9.2>
 //!   (section "Text Format").
-//! * [`array_text`] parses the text output of array values (`array_out`),
-//!   see <https://www.postgresql.org/docs/current/arrays.html#ARRAYS-IO>,
-//!   and renders arrays as JSON.
-//! * [`interval_text`] parses `interval` values printed with the default
-//!   `postgres` `IntervalStyle`, see
-//!   <https://www.postgresql.org/docs/current/datatype-datetime.html#DATATYPE-INTERVAL-OUTPUT>.
+//!
+//! The parsers of value texts that destinations need (arrays, intervals) live in
+//! `siphon_core::pgtext`, next to the rows that carry those texts.
 
-pub mod array_text;
 pub mod copy_text;
-pub mod interval_text;
 pub mod pgoutput;
 
-pub use array_text::{parse_array, to_json, ArrayParseError, ElementKind, PgArray};
 pub use copy_text::{CopyDecodeError, CopyTextDecoder};
-pub use interval_text::{parse_interval, IntervalParseError, PgInterval};
 pub use pgoutput::{DecodeError, PgOutputMessage};
