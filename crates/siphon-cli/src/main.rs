@@ -29,6 +29,16 @@ enum Command {
         #[arg(short, long, default_value = "siphon.toml")]
         config: PathBuf,
     },
+    /// Run a read-only SQL query on the replica (while no `siphon run` holds the file).
+    Query {
+        #[arg(short, long, default_value = "siphon.toml")]
+        config: PathBuf,
+        /// The query, e.g. "SELECT count(*) FROM public.orders".
+        sql: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Show the pipeline's state and checkpoint (from its state directory).
     Status {
         #[arg(short, long, default_value = "siphon.toml")]
@@ -39,12 +49,20 @@ enum Command {
     },
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Table,
+    Csv,
+    Json,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     let result = match cli.command {
         Command::Run { config } => load(&config).and_then(run),
         Command::Check { config } => load(&config).map(|c| println!("configuration is valid\n{c:#?}")),
+        Command::Query { config, sql, format } => load(&config).and_then(|c| query(&c, &sql, format)),
         Command::Status { config, json } => load(&config).and_then(|c| status(&c, json)),
     };
     match result {
@@ -109,4 +127,49 @@ fn status(config: &Config, json: bool) -> anyhow::Result<()> {
         println!("last error  {e}");
     }
     Ok(())
+}
+
+fn query(config: &Config, sql: &str, format: Format) -> anyhow::Result<()> {
+    let path = config.destination.path.as_ref().ok_or_else(|| {
+        anyhow::anyhow!("destination.kind = \"null\" keeps no rows to query")
+    })?;
+    let result = siphon_duckdb::query::query_file(path, sql).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let cell = |v: &Option<String>| v.clone().unwrap_or_else(|| "NULL".into());
+    match format {
+        Format::Json => {
+            let rows: Vec<serde_json::Value> = result
+                .rows
+                .iter()
+                .map(|r| serde_json::Value::Object(result.columns.iter().cloned().zip(r.iter().map(|v| serde_json::json!(v))).collect()))
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&rows)?);
+        }
+        Format::Csv => {
+            println!("{}", result.columns.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(","));
+            for r in &result.rows {
+                println!("{}", r.iter().map(|v| v.as_deref().map(csv_field).unwrap_or_default()).collect::<Vec<_>>().join(","));
+            }
+        }
+        Format::Table => {
+            let widths: Vec<usize> = (0..result.columns.len())
+                .map(|i| result.rows.iter().map(|r| cell(&r[i]).chars().count()).chain([result.columns[i].chars().count()]).max().unwrap_or(0))
+                .collect();
+            let line = |vals: Vec<String>| vals.iter().zip(&widths).map(|(v, w)| format!("{v:<w$}")).collect::<Vec<_>>().join(" | ");
+            println!("{}", line(result.columns.clone()));
+            println!("{}", widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("-+-"));
+            for r in &result.rows {
+                println!("{}", line(r.iter().map(cell).collect()));
+            }
+            println!("({} row{})", result.rows.len(), if result.rows.len() == 1 { "" } else { "s" });
+        }
+    }
+    Ok(())
+}
+
+fn csv_field(v: &str) -> String {
+    if v.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", v.replace('"', "\"\""))
+    } else {
+        v.to_string()
+    }
 }

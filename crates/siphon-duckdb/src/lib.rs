@@ -27,6 +27,7 @@
 //! they reach this destination: without a key, an UPDATE or DELETE cannot name the row it
 //! changes.
 
+pub mod query;
 pub mod types;
 
 use std::collections::HashMap;
