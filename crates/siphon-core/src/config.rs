@@ -428,6 +428,13 @@ interval_ms = 1000
     }
 
     #[test]
+    fn the_example_configs_parse() {
+        for text in [include_str!("../../../examples/siphon.toml"), include_str!("../../../examples/null.toml")] {
+            Config::parse(text, &env).unwrap();
+        }
+    }
+
+    #[test]
     fn invalid_toml_reports_the_line() {
         let e = err("[pipeline]\nname = \n");
         assert!(e.message.contains("line 2"), "{e}");

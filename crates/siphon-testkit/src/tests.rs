@@ -166,9 +166,9 @@ fn exit_probe_child() {
         own.data_dir().parent().unwrap().display(),
     );
     std::io::stdout().flush().unwrap();
-    loop {
-        std::thread::sleep(Duration::from_secs(1));
-    }
+    // Wait to be SIGKILLed; bounded so a broken parent never leaves us hanging.
+    std::thread::sleep(Duration::from_secs(120));
+    std::process::exit(1);
 }
 
 /// The hardest case: the test process is SIGKILLed, so no destructor runs.
@@ -184,17 +184,25 @@ fn servers_are_cleaned_up_when_the_test_process_is_killed() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // libtest prints "test NAME ... " before the test's own output, so the
+    // marker is searched anywhere in a line. Read on a thread, with a timeout.
     let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let probe = loop {
-        match lines.next() {
-            Some(Ok(line)) if line.starts_with("PROBE ") => break line,
-            Some(Ok(_)) => continue,
-            other => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("probe child ended without reporting: {other:?}");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(at) = line.find("PROBE ") {
+                let _ = tx.send(line[at..].to_owned());
+                break;
             }
+        }
+    });
+    let probe = match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(line) => line,
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("probe child did not report its clusters: {e}");
         }
     };
     let parts: Vec<&str> = probe.split_whitespace().collect();
