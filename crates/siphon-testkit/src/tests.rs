@@ -27,7 +27,9 @@ fn cluster_lifecycle_databases_restart_and_cleanup() {
     assert_eq!(cluster.psql("postgres", "SHOW max_replication_slots"), "20");
     assert_eq!(cluster.psql("postgres", "SHOW fsync"), "off");
     assert_eq!(
-        cluster.psql("postgres", "SHOW server_version_num")[..2].parse::<u32>().unwrap(),
+        cluster.psql("postgres", "SHOW server_version_num")[..2]
+            .parse::<u32>()
+            .unwrap(),
         cluster.major_version()
     );
 
@@ -38,10 +40,18 @@ fn cluster_lifecycle_databases_restart_and_cleanup() {
         "alpha",
         "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'a'), (2, 'b');",
     );
-    cluster.psql("Beta-2", "CREATE TABLE t (id int); INSERT INTO t VALUES (42);");
-    assert_eq!(cluster.psql("alpha", "SELECT id, v FROM t ORDER BY id"), "1|a\n2|b");
+    cluster.psql(
+        "Beta-2",
+        "CREATE TABLE t (id int); INSERT INTO t VALUES (42);",
+    );
+    assert_eq!(
+        cluster.psql("alpha", "SELECT id, v FROM t ORDER BY id"),
+        "1|a\n2|b"
+    );
     assert_eq!(cluster.psql("Beta-2", "SELECT count(*) FROM t"), "1");
-    let err = cluster.try_psql("alpha", "SELECT * FROM no_such_table").unwrap_err();
+    let err = cluster
+        .try_psql("alpha", "SELECT * FROM no_such_table")
+        .unwrap_err();
     assert!(err.contains("no_such_table"), "{err}");
 
     // Restart: same port, data survives, new postmaster.
@@ -67,14 +77,20 @@ fn cluster_lifecycle_databases_restart_and_cleanup() {
     let data_dir = cluster.data_dir().to_owned();
     let base = data_dir.parent().unwrap().to_owned();
     drop(cluster);
-    assert!(!process_alive(pid), "postmaster {pid} still running after drop");
+    assert!(
+        !process_alive(pid),
+        "postmaster {pid} still running after drop"
+    );
     assert!(!base.exists(), "{} still exists after drop", base.display());
 }
 
 #[test]
 fn extra_conf_is_applied() {
     let cluster = PgCluster::start_with(ClusterOptions {
-        extra_conf: vec!["work_mem = '7MB'".into(), "max_replication_slots = 5".into()],
+        extra_conf: vec![
+            "work_mem = '7MB'".into(),
+            "max_replication_slots = 5".into(),
+        ],
         ..Default::default()
     });
     assert_eq!(cluster.psql("postgres", "SHOW work_mem"), "7MB");
@@ -87,15 +103,24 @@ async fn test_dbs_are_separate_and_dropped() {
     let b = TestDb::new("kit_test");
     assert_ne!(a.name, b.name);
     assert!(a.name.starts_with("kit_test_"), "{}", a.name);
-    assert!(std::ptr::eq(a.cluster, b.cluster), "one shared cluster per process");
+    assert!(
+        std::ptr::eq(a.cluster, b.cluster),
+        "one shared cluster per process"
+    );
     assert_eq!(a.psql("SHOW wal_level"), "logical");
 
     a.psql("CREATE TABLE only_in_a (x int)");
     assert!(b.try_psql("SELECT * FROM only_in_a").is_err());
 
     let client = a.client().await;
-    client.execute("INSERT INTO only_in_a VALUES (7)", &[]).await.unwrap();
-    let row = client.query_one("SELECT current_database(), sum(x)::int FROM only_in_a", &[]).await.unwrap();
+    client
+        .execute("INSERT INTO only_in_a VALUES (7)", &[])
+        .await
+        .unwrap();
+    let row = client
+        .query_one("SELECT current_database(), sum(x)::int FROM only_in_a", &[])
+        .await
+        .unwrap();
     assert_eq!(row.get::<_, String>(0), a.name);
     assert_eq!(row.get::<_, i32>(1), 7);
 
@@ -108,7 +133,10 @@ async fn test_dbs_are_separate_and_dropped() {
         &format!("SELECT count(*) FROM pg_database WHERE datname = '{name}'"),
     );
     assert_eq!(exists, "0");
-    assert!(client.simple_query("SELECT 1").await.is_err(), "session was terminated");
+    assert!(
+        client.simple_query("SELECT 1").await.is_err(),
+        "session was terminated"
+    );
 }
 
 #[test]
@@ -177,7 +205,12 @@ fn exit_probe_child() {
 #[test]
 fn servers_are_cleaned_up_when_the_test_process_is_killed() {
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["tests::exit_probe_child", "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            "tests::exit_probe_child",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(PROBE_ENV, "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -214,10 +247,14 @@ fn servers_are_cleaned_up_when_the_test_process_is_killed() {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
 
-    wait_for("postmasters of the killed process to exit", Duration::from_secs(20), || {
-        (!process_alive(pid1) && !process_alive(pid2)).then_some(())
-    });
-    wait_for("cluster directories to be removed", Duration::from_secs(20), || {
-        (!dir1.exists() && !dir2.exists()).then_some(())
-    });
+    wait_for(
+        "postmasters of the killed process to exit",
+        Duration::from_secs(20),
+        || (!process_alive(pid1) && !process_alive(pid2)).then_some(()),
+    );
+    wait_for(
+        "cluster directories to be removed",
+        Duration::from_secs(20),
+        || (!dir1.exists() && !dir2.exists()).then_some(()),
+    );
 }
