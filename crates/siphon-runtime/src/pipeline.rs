@@ -38,6 +38,13 @@
 //! | commit itself                | old or new checkpoint (atomic) | as above                     |
 //! | after commit, before confirm | newer checkpoint than the slot | skips what the slot resends  |
 //!
+//! # When to commit
+//!
+//! At a source transaction boundary, when the oldest buffered change has waited
+//! `flush.interval_ms`, or the buffer reached `flush.max_rows` / `flush.max_bytes`, or the source
+//! has been quiet for [`CAUGHT_UP_QUIET`] (siphon has caught up, so waiting longer only adds
+//! latency).
+//!
 //! # Memory
 //!
 //! Buffered changes are bounded by `flush.max_rows` and `flush.max_bytes`: beyond them the
@@ -62,6 +69,10 @@ use tokio::sync::watch;
 use crate::null_destination::NullDestination;
 use crate::state_dir::StateDir;
 use crate::status::{Phase, Status};
+
+/// How long the source must be quiet, at a transaction boundary, before buffered changes are
+/// committed without waiting for `flush.interval_ms`.
+const CAUGHT_UP_QUIET: Duration = Duration::from_millis(20);
 
 /// Runs the pipeline until `shutdown` turns true (returns `Ok`) or a fatal error.
 pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<(), Error> {
@@ -265,13 +276,23 @@ impl Pipeline {
 
     async fn stream(&mut self, stream: &mut PgStream, st: &mut Stream, shutdown: &mut watch::Receiver<bool>) -> Result<(), Error> {
         let interval = Duration::from_millis(self.config.flush.interval_ms);
+        let mut last_event = Instant::now();
         loop {
-            let deadline = st.pending_since.map(|t| t + interval).unwrap_or_else(|| Instant::now() + interval);
+            // Commit when the oldest change has waited `interval`, or as soon as the source has
+            // been quiet for CAUGHT_UP_QUIET (everything sent so far is received): low latency
+            // when caught up, large batches under load.
             let timer_armed = st.pending_since.is_some() && !st.in_transaction;
+            let deadline = st
+                .pending_since
+                .map(|t| (t + interval).min(last_event + CAUGHT_UP_QUIET))
+                .unwrap_or_else(|| Instant::now() + interval);
             tokio::select! {
                 biased;
                 _ = shutdown.wait_for(|s| *s) => return self.finish(stream, st),
-                ev = stream.next() => self.on_event(ev?, stream, st)?,
+                ev = stream.next() => {
+                    last_event = Instant::now();
+                    self.on_event(ev?, stream, st)?
+                }
                 _ = tokio::time::sleep_until(deadline.into()), if timer_armed => self.flush(stream, st)?,
             }
         }
