@@ -110,7 +110,11 @@ async fn wait_for_signal() {
 fn status(config: &Config, json: bool) -> anyhow::Result<()> {
     let path = config.pipeline.state_dir.join("status.json");
     let text = std::fs::read_to_string(&path).map_err(|e| {
-        anyhow::anyhow!("no status for pipeline {} at {}: {e}\n  hint: has `siphon run` been started with this config?", config.pipeline.name, path.display())
+        anyhow::anyhow!(
+            "no status for pipeline {} at {}: {e}\n  hint: has `siphon run` been started with this config?",
+            config.pipeline.name,
+            path.display()
+        )
     })?;
     if json {
         println!("{text}");
@@ -130,9 +134,11 @@ fn status(config: &Config, json: bool) -> anyhow::Result<()> {
 }
 
 fn query(config: &Config, sql: &str, format: Format) -> anyhow::Result<()> {
-    let path = config.destination.path.as_ref().ok_or_else(|| {
-        anyhow::anyhow!("destination.kind = \"null\" keeps no rows to query")
-    })?;
+    let path = config
+        .destination
+        .path
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("destination.kind = \"null\" keeps no rows to query"))?;
     let result = siphon_duckdb::query::query_file(path, sql).map_err(|e| anyhow::anyhow!("{e}"))?;
     let cell = |v: &Option<String>| v.clone().unwrap_or_else(|| "NULL".into());
     match format {
@@ -140,21 +146,38 @@ fn query(config: &Config, sql: &str, format: Format) -> anyhow::Result<()> {
             let rows: Vec<serde_json::Value> = result
                 .rows
                 .iter()
-                .map(|r| serde_json::Value::Object(result.columns.iter().cloned().zip(r.iter().map(|v| serde_json::json!(v))).collect()))
+                .map(|r| {
+                    serde_json::Value::Object(
+                        result.columns.iter().cloned().zip(r.iter().map(|v| serde_json::json!(v))).collect(),
+                    )
+                })
                 .collect();
             println!("{}", serde_json::to_string_pretty(&rows)?);
         }
         Format::Csv => {
             println!("{}", result.columns.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(","));
             for r in &result.rows {
-                println!("{}", r.iter().map(|v| v.as_deref().map(csv_field).unwrap_or_default()).collect::<Vec<_>>().join(","));
+                println!(
+                    "{}",
+                    r.iter().map(|v| v.as_deref().map(csv_field).unwrap_or_default()).collect::<Vec<_>>().join(",")
+                );
             }
         }
         Format::Table => {
             let widths: Vec<usize> = (0..result.columns.len())
-                .map(|i| result.rows.iter().map(|r| cell(&r[i]).chars().count()).chain([result.columns[i].chars().count()]).max().unwrap_or(0))
+                .map(|i| {
+                    result
+                        .rows
+                        .iter()
+                        .map(|r| cell(&r[i]).chars().count())
+                        .chain([result.columns[i].chars().count()])
+                        .max()
+                        .unwrap_or(0)
+                })
                 .collect();
-            let line = |vals: Vec<String>| vals.iter().zip(&widths).map(|(v, w)| format!("{v:<w$}")).collect::<Vec<_>>().join(" | ");
+            let line = |vals: Vec<String>| {
+                vals.iter().zip(&widths).map(|(v, w)| format!("{v:<w$}")).collect::<Vec<_>>().join(" | ")
+            };
             println!("{}", line(result.columns.clone()));
             println!("{}", widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("-+-"));
             for r in &result.rows {

@@ -44,7 +44,11 @@ fn bad_configs_name_the_key_path_expected_and_found() {
         (GOOD.replace("path = ", "paht = "), "`destination.paht`", "unknown field"),
         (GOOD.replace("kind = \"duckdb\"", "kind = \"snowflake\""), "`destination.kind`", "duckdb"),
         (GOOD.replace("name = \"demo\"", "name = 42"), "`pipeline.name`", "string"),
-        (GOOD.replace("${SIPHON_TEST_PASSWORD}", "${SIPHON_UNSET_VARIABLE}"), "`source.url`", "SIPHON_UNSET_VARIABLE is not set"),
+        (
+            GOOD.replace("${SIPHON_TEST_PASSWORD}", "${SIPHON_UNSET_VARIABLE}"),
+            "`source.url`",
+            "SIPHON_UNSET_VARIABLE is not set",
+        ),
         (GOOD.replace("[\"public.orders\"]", "[\"a.b.c\"]"), "`source.tables[0]`", "schema.table"),
         (format!("{GOOD}[flush]\ninterval_ms = -5\n"), "`flush.interval_ms`", "-5"),
         (GOOD.replace("path = \"replica.duckdb\"", ""), "`destination.path`", "required"),
@@ -66,7 +70,12 @@ fn an_unreachable_source_is_retried_not_fatal_and_the_password_never_logged() {
     // first retry is logged.
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("siphon.toml");
-    std::fs::write(&config, GOOD.replace("STATE", dir.path().join("state").to_str().unwrap()).replace("replica.duckdb", dir.path().join("r.duckdb").to_str().unwrap())).unwrap();
+    std::fs::write(
+        &config,
+        GOOD.replace("STATE", dir.path().join("state").to_str().unwrap())
+            .replace("replica.duckdb", dir.path().join("r.duckdb").to_str().unwrap()),
+    )
+    .unwrap();
     let log_path = dir.path().join("log");
     let mut child = Command::new(env!("CARGO_BIN_EXE_siphon"))
         .args(["run", "--config"])

@@ -59,7 +59,11 @@ fn assert_consistent_prefix(p: &Pipeline) {
 fn kill_9_during_streaming_loses_nothing_and_duplicates_nothing() {
     let db = TestDb::new("kill_stream");
     db.psql(BANK);
-    let p = Pipeline::new(&db, &["public.accounts", "public.ledger", "public.seq"], "[flush]\ninterval_ms = 20\nmax_rows = 7");
+    let p = Pipeline::new(
+        &db,
+        &["public.accounts", "public.ledger", "public.seq"],
+        "[flush]\ninterval_ms = 20\nmax_rows = 7",
+    );
     let mut s = p.start();
     s.wait_status("streaming", |st| st["state"] == "streaming");
     let writer = {
@@ -94,7 +98,9 @@ fn kill_9_during_the_snapshot_then_restart_gives_an_exact_copy() {
     // Small chunks so the snapshot reports progress long before it ends.
     let p = Pipeline::new(&db, &["public.big"], "[flush]\nmax_bytes = 65536");
     let mut s = p.start();
-    s.wait_status("the snapshot to be under way", |st| st["state"] == "snapshotting" && st["snapshot_rows"].as_u64().unwrap_or(0) > 1000);
+    s.wait_status("the snapshot to be under way", |st| {
+        st["state"] == "snapshotting" && st["snapshot_rows"].as_u64().unwrap_or(0) > 1000
+    });
     s.kill9();
     db.psql("UPDATE big SET v = 'changed after the crash' WHERE id % 1000 = 0; DELETE FROM big WHERE id > 299000;");
     let mut s = p.start();
@@ -152,7 +158,8 @@ fn reconnects_with_backoff_when_the_server_restarts() {
     assert!(child.wait().unwrap().success());
     let log = std::fs::read_to_string(dir.path().join("log")).unwrap();
     assert!(log.contains("reconnecting"), "{log}");
-    let rows = common::duck_rows(&dir.path().join("r.duckdb"), "SELECT id::VARCHAR, v::VARCHAR FROM public.t ORDER BY id");
+    let rows =
+        common::duck_rows(&dir.path().join("r.duckdb"), "SELECT id::VARCHAR, v::VARCHAR FROM public.t ORDER BY id");
     assert_eq!(rows, vec![vec!["1".to_string(), "10".into()], vec!["2".into(), "2".into()]]);
 }
 

@@ -5,7 +5,8 @@ mod common;
 use common::{pg_rows, Pipeline};
 use siphon_testkit::TestDb;
 
-const ORDERS: &str = "CREATE TABLE orders (id bigint PRIMARY KEY, customer text NOT NULL, amount numeric(12,2), note text);";
+const ORDERS: &str =
+    "CREATE TABLE orders (id bigint PRIMARY KEY, customer text NOT NULL, amount numeric(12,2), note text);";
 
 fn orders_pg(db: &TestDb) -> Vec<Vec<String>> {
     pg_rows(db, "SELECT id, customer, amount, note FROM orders ORDER BY id")
@@ -175,7 +176,8 @@ fn the_null_destination_discards_rows_but_keeps_its_checkpoint() {
     let checkpoint = s.checkpoint().unwrap();
     assert!(s.stop().success());
     assert!(!p.duckdb.exists(), "nothing is written anywhere but the checkpoint");
-    let slot = pg_rows(&db, &format!("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '{}'", db.name));
+    let slot =
+        pg_rows(&db, &format!("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '{}'", db.name));
     assert!(common::parse_lsn(&slot[0][0]).unwrap() >= checkpoint, "the slot was confirmed up to the checkpoint");
 
     let mut s = p.start();

@@ -275,10 +275,7 @@ mod tests {
     fn unchanged_toast_is_filled_from_an_earlier_upsert_of_the_key() {
         let mut b = Batch::new();
         b.push(change(ChangeKind::Insert { new: row(1, "big") }));
-        b.push(change(ChangeKind::Update {
-            old_key: None,
-            new: vec![Datum::Text("1".into()), Datum::UnchangedToast],
-        }));
+        b.push(change(ChangeKind::Update { old_key: None, new: vec![Datum::Text("1".into()), Datum::UnchangedToast] }));
         let ops: Vec<_> = b.tables().flat_map(|t| t.ops().cloned()).collect();
         assert_eq!(ops, vec![RowOp::Upsert(row(1, "big"))]);
     }

@@ -138,11 +138,7 @@ pub struct FlushConfig {
 
 impl Default for FlushConfig {
     fn default() -> Self {
-        FlushConfig {
-            interval_ms: default_interval_ms(),
-            max_rows: default_max_rows(),
-            max_bytes: default_max_bytes(),
-        }
+        FlushConfig { interval_ms: default_interval_ms(), max_rows: default_max_rows(), max_bytes: default_max_bytes() }
     }
 }
 
@@ -205,10 +201,8 @@ impl Config {
     /// Parses and validates a configuration file's text, interpolating `${VAR}` in string
     /// values from `env` (`$$` is a literal `$`).
     pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let mut value: toml::Value = toml::from_str(text).map_err(|e| {
-            ConfigError::new("", format!("not valid TOML: {}", e.message()))
-                .with_span(text, e.span())
-        })?;
+        let mut value: toml::Value = toml::from_str(text)
+            .map_err(|e| ConfigError::new("", format!("not valid TOML: {}", e.message())).with_span(text, e.span()))?;
         interpolate(&mut value, "", env)?;
         let config: Config = serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
@@ -227,18 +221,26 @@ impl Config {
         check_name("pipeline.name", &self.pipeline.name, "lower-case letters, digits, '_' and '-'", |c| {
             c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-'
         })?;
-        check_name("source.slot", &self.source.slot, "lower-case letters, digits and '_' (a PostgreSQL slot name)", |c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'
-        })?;
+        check_name(
+            "source.slot",
+            &self.source.slot,
+            "lower-case letters, digits and '_' (a PostgreSQL slot name)",
+            |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_',
+        )?;
         check_name("source.publication", &self.source.publication, "lower-case letters, digits and '_'", |c| {
             c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'
         })?;
-        if !self.source.url.expose().starts_with("postgres://") && !self.source.url.expose().starts_with("postgresql://") {
+        if !self.source.url.expose().starts_with("postgres://")
+            && !self.source.url.expose().starts_with("postgresql://")
+        {
             return Err(ConfigError::new("source.url", "expected a URL starting with postgres:// or postgresql://"));
         }
         if let Some(tables) = &self.source.tables {
             if tables.is_empty() {
-                return Err(ConfigError::new("source.tables", "expected at least one table; omit the key to replicate every table of the publication"));
+                return Err(ConfigError::new(
+                    "source.tables",
+                    "expected at least one table; omit the key to replicate every table of the publication",
+                ));
             }
             for (i, t) in tables.iter().enumerate() {
                 TableName::parse(t).map_err(|e| ConfigError::new(format!("source.tables[{i}]"), e.to_string()))?;
@@ -248,7 +250,10 @@ impl Config {
             return Err(ConfigError::new("destination.path", "required when destination.kind = \"duckdb\": the DuckDB file to write, e.g. path = \"./replica.duckdb\""));
         }
         if self.destination.memory_limit_mib < 16 {
-            return Err(ConfigError::new("destination.memory_limit_mib", format!("expected at least 16, found {}", self.destination.memory_limit_mib)));
+            return Err(ConfigError::new(
+                "destination.memory_limit_mib",
+                format!("expected at least 16, found {}", self.destination.memory_limit_mib),
+            ));
         }
         positive("flush.interval_ms", self.flush.interval_ms as usize)?;
         positive("flush.max_rows", self.flush.max_rows)?;

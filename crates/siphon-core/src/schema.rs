@@ -21,9 +21,7 @@ impl TableName {
         let parts: Vec<&str> = s.split('.').collect();
         match parts.as_slice() {
             [name] if !name.is_empty() => Ok(TableName::new("public", *name)),
-            [schema, name] if !schema.is_empty() && !name.is_empty() => {
-                Ok(TableName::new(*schema, *name))
-            }
+            [schema, name] if !schema.is_empty() && !name.is_empty() => Ok(TableName::new(*schema, *name)),
             _ => Err(TableNameError(s.to_string())),
         }
     }

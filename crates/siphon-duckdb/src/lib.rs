@@ -135,7 +135,12 @@ impl DuckDbDestination {
             .iter()
             .zip(&schema.columns)
             .map(|((name, ty), c)| {
-                format!("{} {}{}", quote_ident(name), ty.sql_type, if c.nullable || c.is_key { "" } else { " NOT NULL" })
+                format!(
+                    "{} {}{}",
+                    quote_ident(name),
+                    ty.sql_type,
+                    if c.nullable || c.is_key { "" } else { " NOT NULL" }
+                )
             })
             .collect();
         let key: Vec<String> = schema.key_indices().iter().map(|&i| quote_ident(&columns[i].0)).collect();
@@ -161,13 +166,14 @@ impl DuckDbDestination {
 
     fn apply_table(&mut self, tb: TableBatch) -> Result<(), DestinationError> {
         let name = tb.schema.name.clone();
-        let state = self.tables.get(&name).ok_or_else(|| {
-            DestinationError::fatal(format!("table {name} was not prepared before its rows arrived"))
-        })?;
+        let state = self
+            .tables
+            .get(&name)
+            .ok_or_else(|| DestinationError::fatal(format!("table {name} was not prepared before its rows arrived")))?;
         if tb.truncate_first {
             self.conn.execute(&format!("DELETE FROM {}", name.quoted()), []).map_err(db_err("TRUNCATE"))?;
         }
-        if tb.len() == 0 {
+        if tb.ops().next().is_none() {
             return Ok(());
         }
         let stage = state.stage.clone();
@@ -213,9 +219,7 @@ impl DuckDbDestination {
                     }
                 }
             }
-            appender
-                .append_row(appender_params_from_iter(values.iter()))
-                .map_err(db_err("staging rows"))?;
+            appender.append_row(appender_params_from_iter(values.iter())).map_err(db_err("staging rows"))?;
         }
         appender.flush().map_err(db_err("staging rows"))?;
         Ok(partials)
@@ -308,7 +312,9 @@ impl Destination for DuckDbDestination {
         })?;
         let mut stmt = self
             .conn
-            .prepare("SELECT table_schema, table_name FROM __siphon.snapshotted_tables WHERE pipeline = ? ORDER BY 1, 2")
+            .prepare(
+                "SELECT table_schema, table_name FROM __siphon.snapshotted_tables WHERE pipeline = ? ORDER BY 1, 2",
+            )
             .map_err(db_err("reading the checkpoint"))?;
         let tables = stmt
             .query_map(params![self.pipeline], |r| Ok(TableName::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
@@ -330,7 +336,8 @@ impl Destination for DuckDbDestination {
             self.create_table(schema, &columns)?;
         } else {
             for (name, ty) in columns.iter().filter(|(n, _)| !existing.contains(n)) {
-                let sql = format!("ALTER TABLE {} ADD COLUMN {} {}", schema.name.quoted(), quote_ident(name), ty.sql_type);
+                let sql =
+                    format!("ALTER TABLE {} ADD COLUMN {} {}", schema.name.quoted(), quote_ident(name), ty.sql_type);
                 self.conn.execute_batch(&sql).map_err(db_err("ALTER TABLE ADD COLUMN"))?;
             }
         }
@@ -381,4 +388,3 @@ impl Destination for DuckDbDestination {
         Ok(())
     }
 }
-

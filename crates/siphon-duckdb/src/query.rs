@@ -24,14 +24,12 @@ pub fn query_file(path: &Path, sql: &str) -> Result<TextResult, Error> {
         .access_mode(duckdb::AccessMode::ReadOnly)
         .map_err(|e| Error::fatal("could not configure DuckDB").with_detail(e.to_string()))?;
     let conn = duckdb::Connection::open_with_flags(path, config).map_err(|e| {
-        Error::fatal(format!("could not open the replica {}", path.display()))
-            .with_detail(e.to_string())
-            .with_hint("a running `siphon run` holds the file: stop it first (DuckDB allows one process to hold a file)")
+        Error::fatal(format!("could not open the replica {}", path.display())).with_detail(e.to_string()).with_hint(
+            "a running `siphon run` holds the file: stop it first (DuckDB allows one process to hold a file)",
+        )
     })?;
     let wrapped = format!("SELECT COLUMNS(*)::VARCHAR FROM ({}) AS q", sql.trim().trim_end_matches(';'));
-    let mut stmt = conn
-        .prepare(&wrapped)
-        .map_err(|e| Error::fatal("the query failed").with_detail(e.to_string()))?;
+    let mut stmt = conn.prepare(&wrapped).map_err(|e| Error::fatal("the query failed").with_detail(e.to_string()))?;
     let mut rows = stmt.query([]).map_err(|e| Error::fatal("the query failed").with_detail(e.to_string()))?;
     let mut out = Vec::new();
     while let Some(row) = rows.next().map_err(|e| Error::fatal("the query failed").with_detail(e.to_string()))? {

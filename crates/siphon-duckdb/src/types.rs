@@ -146,7 +146,10 @@ pub fn prepare_text<'a>(conversion: Conversion, text: &'a str) -> Result<std::bo
         Conversion::Array(kind) => {
             let arr = pgtext::parse_array(text).map_err(|e| e.to_string())?;
             if arr.dims.len() > 1 {
-                return Err(format!("{}-dimensional array: only one-dimensional arrays map to DuckDB lists", arr.dims.len()));
+                return Err(format!(
+                    "{}-dimensional array: only one-dimensional arrays map to DuckDB lists",
+                    arr.dims.len()
+                ));
             }
             Ok(Cow::Owned(pgtext::to_json(&arr, kind)))
         }

@@ -12,7 +12,12 @@ use siphon_core::Lsn;
 use siphon_duckdb::{DuckDbDestination, DuckDbOptions};
 
 fn col(name: &str, oid: u32, is_key: bool) -> Column {
-    Column { name: name.into(), source_type: SourceType { oid, modifier: -1, name: String::new() }, is_key, nullable: !is_key }
+    Column {
+        name: name.into(),
+        source_type: SourceType { oid, modifier: -1, name: String::new() },
+        is_key,
+        nullable: !is_key,
+    }
 }
 
 fn schema(cols: Vec<Column>) -> Arc<TableSchema> {
@@ -85,7 +90,13 @@ fn checkpoint_and_rows_commit_together_and_rollback_discards_both() {
     assert_eq!(d.load_checkpoint().unwrap(), Some(cp(200)));
     drop(d);
     let conn = duckdb::Connection::open(dir.path().join("d.duckdb")).unwrap();
-    let ids: Vec<i32> = conn.prepare("SELECT id FROM app.t ORDER BY id").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    let ids: Vec<i32> = conn
+        .prepare("SELECT id FROM app.t ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
     assert_eq!(ids, vec![1, 3]);
 }
 
@@ -102,7 +113,13 @@ fn new_source_columns_are_added_and_old_rows_keep_theirs() {
     d.commit(&cp(1)).unwrap();
     drop(d);
     let conn = duckdb::Connection::open(dir.path().join("d.duckdb")).unwrap();
-    let w: Vec<Option<i64>> = conn.prepare("SELECT w FROM app.t ORDER BY id").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    let w: Vec<Option<i64>> = conn
+        .prepare("SELECT w FROM app.t ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
     assert_eq!(w, vec![None, Some(42)]);
 }
 

@@ -34,22 +34,29 @@ pub async fn publication_tables(
         .is_some();
     if !exists {
         let Some(tables) = configured else {
-            return Err(Error::fatal(format!("publication \"{publication}\" does not exist"))
-                .with_hint(format!("list the tables in source.tables so siphon creates it, or run: CREATE PUBLICATION {} FOR ALL TABLES", quote_ident(publication))));
+            return Err(Error::fatal(format!("publication \"{publication}\" does not exist")).with_hint(format!(
+                "list the tables in source.tables so siphon creates it, or run: CREATE PUBLICATION {} FOR ALL TABLES",
+                quote_ident(publication)
+            )));
         };
         let list: Vec<String> = tables.iter().map(TableName::quoted).collect();
         let sql = format!("CREATE PUBLICATION {} FOR TABLE {}", quote_ident(publication), list.join(", "));
         client.batch_execute(&sql).await.map_err(|e| {
-            classify(e, &format!("could not create publication \"{publication}\""))
-                .with_hint("the role needs CREATE on the database and ownership of the tables; or create the publication yourself")
+            classify(e, &format!("could not create publication \"{publication}\"")).with_hint(
+                "the role needs CREATE on the database and ownership of the tables; or create the publication yourself",
+            )
         })?;
         tracing::info!(publication, tables = %list.join(", "), "created publication");
     }
     let rows = client
-        .query("SELECT schemaname::text, tablename::text FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1, 2", &[&publication])
+        .query(
+            "SELECT schemaname::text, tablename::text FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1, 2",
+            &[&publication],
+        )
         .await
         .map_err(|e| classify(e, "could not read pg_publication_tables"))?;
-    let published: Vec<TableName> = rows.iter().map(|r| TableName::new(r.get::<_, String>(0), r.get::<_, String>(1))).collect();
+    let published: Vec<TableName> =
+        rows.iter().map(|r| TableName::new(r.get::<_, String>(0), r.get::<_, String>(1))).collect();
     let Some(tables) = configured else {
         if published.is_empty() {
             return Err(Error::fatal(format!("publication \"{publication}\" has no tables"))
@@ -62,7 +69,11 @@ pub async fn publication_tables(
         let quoted: Vec<String> = tables.iter().filter(|t| !published.contains(t)).map(TableName::quoted).collect();
         return Err(Error::fatal(format!("publication \"{publication}\" does not cover every table of source.tables"))
             .with_detail(format!("missing: {}", missing.join(", ")))
-            .with_hint(format!("run: ALTER PUBLICATION {} ADD TABLE {}", quote_ident(publication), quoted.join(", "))));
+            .with_hint(format!(
+                "run: ALTER PUBLICATION {} ADD TABLE {}",
+                quote_ident(publication),
+                quoted.join(", ")
+            )));
     }
     Ok(tables.to_vec())
 }
@@ -113,7 +124,10 @@ fn check_key(schema: &TableSchema, identity: &str) -> Result<(), Error> {
     if identity == "n" {
         return Err(Error::fatal(format!("table {} has REPLICA IDENTITY NOTHING", schema.name))
             .with_detail("its updates and deletes carry no key, so they cannot be replicated")
-            .with_hint(format!("run: ALTER TABLE {} REPLICA IDENTITY DEFAULT (with a primary key)", schema.name.quoted())));
+            .with_hint(format!(
+                "run: ALTER TABLE {} REPLICA IDENTITY DEFAULT (with a primary key)",
+                schema.name.quoted()
+            )));
     }
     if !schema.has_key() {
         return Err(Error::fatal(format!("table {} has no primary key", schema.name))

@@ -61,15 +61,7 @@ impl PgConnector {
         let password = Secret::new(String::from_utf8_lossy(config.get_password().unwrap_or_default()));
         let database = config.get_dbname().unwrap_or(&user).to_string();
         config.options(SESSION_OPTIONS).application_name(application_name).connect_timeout(Duration::from_secs(10));
-        Ok(PgConnector {
-            config,
-            host,
-            port,
-            user,
-            password,
-            database,
-            application_name: application_name.into(),
-        })
+        Ok(PgConnector { config, host, port, user, password, database, application_name: application_name.into() })
     }
 
     /// `user@host:port/database`, without the password.

@@ -61,7 +61,10 @@ pub fn check_usable(info: &SlotInfo, slot: &str, database: &str) -> Result<(), E
     }
     if info.database.as_deref() != Some(database) {
         return Err(Error::fatal(format!("replication slot \"{slot}\" belongs to another database"))
-            .with_detail(format!("it was created in database {:?}, the source is {database:?}", info.database.as_deref().unwrap_or_default()))
+            .with_detail(format!(
+                "it was created in database {:?}, the source is {database:?}",
+                info.database.as_deref().unwrap_or_default()
+            ))
             .with_hint("choose another source.slot"));
     }
     Ok(())
@@ -76,7 +79,11 @@ pub async fn drop(client: &Client, slot: &str) -> Result<(), Error> {
 }
 
 /// Creates a logical slot with the pgoutput plugin and exports its snapshot.
-pub async fn create_with_snapshot(connector: &PgConnector, slot: &str, publication: &str) -> Result<CreatedSlot, Error> {
+pub async fn create_with_snapshot(
+    connector: &PgConnector,
+    slot: &str,
+    publication: &str,
+) -> Result<CreatedSlot, Error> {
     let cfg = connector.replication_config(slot, publication);
     let mut session = ReplicationClient::connect_gated(cfg)
         .await

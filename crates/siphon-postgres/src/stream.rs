@@ -58,10 +58,12 @@ impl PgStream {
             .with_ack_lsn(to_wire(from))
             // Observing feedback makes unsent confirmations visible (see `shutdown`).
             .with_feedback_observer(FeedbackObserver::new(|_| {}));
-        let mut client = ReplicationClient::connect(cfg).await.map_err(|e| replication_error(e, "could not start replication"))?;
+        let mut client =
+            ReplicationClient::connect(cfg).await.map_err(|e| replication_error(e, "could not start replication"))?;
         client.wait_started().await.map_err(|e| {
-            replication_error(e, &format!("could not start replication on slot \"{slot}\""))
-                .with_hint("another process may be using the slot (pg_replication_slots.active), or the slot was dropped")
+            replication_error(e, &format!("could not start replication on slot \"{slot}\"")).with_hint(
+                "another process may be using the slot (pg_replication_slots.active), or the slot was dropped",
+            )
         })?;
         tracing::info!(slot, from = %from, "replication started");
         Ok(PgStream {
@@ -192,15 +194,16 @@ fn merge_schema(known: &TableSchema, rel: &Relation) -> TableSchema {
         .iter()
         .map(|c| {
             let prior = known.columns.iter().find(|k| k.name == c.name);
-            let same_type = prior.is_some_and(|p| p.source_type.oid == c.type_oid && p.source_type.modifier == c.type_modifier);
+            let same_type =
+                prior.is_some_and(|p| p.source_type.oid == c.type_oid && p.source_type.modifier == c.type_modifier);
             Column {
                 name: c.name.clone(),
                 source_type: match prior {
                     Some(p) if same_type => p.source_type.clone(),
                     _ => SourceType { oid: c.type_oid, modifier: c.type_modifier, name: String::new() },
                 },
-                is_key: prior.map_or(false, |p| p.is_key),
-                nullable: prior.map_or(true, |p| p.nullable),
+                is_key: prior.is_some_and(|p| p.is_key),
+                nullable: prior.is_none_or(|p| p.nullable),
             }
         })
         .collect();
@@ -215,7 +218,12 @@ fn old_tuple(o: OldTuple) -> TupleData {
 
 fn row(tuple: TupleData, table: &TableSchema) -> Result<Row, Error> {
     if tuple.0.len() != table.columns.len() {
-        return Err(Error::fatal(format!("a change to {} has {} columns, its relation has {}", table.name, tuple.0.len(), table.columns.len())));
+        return Err(Error::fatal(format!(
+            "a change to {} has {} columns, its relation has {}",
+            table.name,
+            tuple.0.len(),
+            table.columns.len()
+        )));
     }
     tuple
         .0

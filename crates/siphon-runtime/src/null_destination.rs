@@ -32,7 +32,10 @@ impl Destination for NullDestination {
         let text = match std::fs::read_to_string(&self.file) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(DestinationError::fatal("could not read the null destination's checkpoint").with_detail(e.to_string())),
+            Err(e) => {
+                return Err(DestinationError::fatal("could not read the null destination's checkpoint")
+                    .with_detail(e.to_string()))
+            }
         };
         let mut lines = text.lines();
         let corrupt = || DestinationError::fatal(format!("corrupt checkpoint file {}", self.file.display()));
@@ -60,8 +63,9 @@ impl Destination for NullDestination {
         for t in &self.snapshotted {
             text.push_str(&format!("{t}\n"));
         }
-        write_atomic(&self.file, text.as_bytes())
-            .map_err(|e| DestinationError::fatal("could not write the null destination's checkpoint").with_detail(e.to_string()))
+        write_atomic(&self.file, text.as_bytes()).map_err(|e| {
+            DestinationError::fatal("could not write the null destination's checkpoint").with_detail(e.to_string())
+        })
     }
 
     fn rollback(&mut self) -> Result<(), DestinationError> {

@@ -80,7 +80,8 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
     let connector = PgConnector::new(&config.source.url, &format!("siphon-{}", config.pipeline.name))?;
     let destination = open_destination(&config, &state_dir)?;
     tracing::info!(pipeline = %config.pipeline.name, source = %connector.describe(), destination = %destination.describe(), "pipeline starting");
-    let mut pipeline = Pipeline { status: Status::new(&config.pipeline.name), config, connector, destination, state_dir };
+    let mut pipeline =
+        Pipeline { status: Status::new(&config.pipeline.name), config, connector, destination, state_dir };
     let max_backoff = Duration::from_secs(pipeline.config.source.reconnect_max_backoff_s);
     let mut backoff = Duration::from_secs(1);
     loop {
@@ -168,7 +169,8 @@ impl Pipeline {
         self.set_phase(Phase::Starting);
         let client = self.connector.sql().await?;
         let configured = self.config.tables();
-        let tables = catalog::publication_tables(&client, &self.config.source.publication, configured.as_deref()).await?;
+        let tables =
+            catalog::publication_tables(&client, &self.config.source.publication, configured.as_deref()).await?;
         let mut schemas = Vec::new();
         for t in &tables {
             schemas.push(catalog::table_schema(&client, t).await?);
@@ -190,7 +192,8 @@ impl Pipeline {
             self.destination.commit(&Checkpoint { lsn: checkpoint, snapshotted_tables: vec![] })
         })?;
         let source = &self.config.source;
-        let mut stream = PgStream::start(&self.connector, &source.slot, &source.publication, checkpoint, &schemas).await?;
+        let mut stream =
+            PgStream::start(&self.connector, &source.slot, &source.publication, checkpoint, &schemas).await?;
         self.set_phase(Phase::Streaming);
         let mut state = Stream {
             checkpoint,
@@ -207,7 +210,12 @@ impl Pipeline {
     }
 
     /// A checkpoint exists: the slot must still be there, and every table must be snapshotted.
-    async fn check_resumable(&self, client: &siphon_postgres::SqlClient, cp: &Checkpoint, tables: &[TableName]) -> Result<Lsn, Error> {
+    async fn check_resumable(
+        &self,
+        client: &siphon_postgres::SqlClient,
+        cp: &Checkpoint,
+        tables: &[TableName],
+    ) -> Result<Lsn, Error> {
         let slot_name = &self.config.source.slot;
         let info = slot::find(client, slot_name).await?.ok_or_else(|| {
             Error::fatal(format!("replication slot \"{slot_name}\" is gone, but the destination has a checkpoint at {}", cp.lsn))
@@ -215,7 +223,8 @@ impl Pipeline {
                 .with_hint("to start over, delete the destination (or its __siphon.checkpoint row) and run again: siphon re-snapshots every table")
         })?;
         slot::check_usable(&info, slot_name, self.connector.database())?;
-        let missing: Vec<String> = tables.iter().filter(|t| !cp.snapshotted_tables.contains(t)).map(|t| t.to_string()).collect();
+        let missing: Vec<String> =
+            tables.iter().filter(|t| !cp.snapshotted_tables.contains(t)).map(|t| t.to_string()).collect();
         if !missing.is_empty() {
             return Err(Error::fatal("tables were added to the pipeline after its initial snapshot")
                 .with_detail(format!("not snapshotted: {}", missing.join(", ")))
@@ -227,12 +236,19 @@ impl Pipeline {
 
     /// No checkpoint: create the slot with an exported snapshot, copy every table at it, and
     /// commit the consistent point as the first checkpoint.
-    async fn initial_snapshot(&mut self, client: &siphon_postgres::SqlClient, schemas: &[Arc<TableSchema>]) -> Result<Lsn, Error> {
+    async fn initial_snapshot(
+        &mut self,
+        client: &siphon_postgres::SqlClient,
+        schemas: &[Arc<TableSchema>],
+    ) -> Result<Lsn, Error> {
         let source = self.config.source.clone();
         if let Some(info) = slot::find(client, &source.slot).await? {
             slot::check_usable(&info, &source.slot, self.connector.database())?;
             if info.active {
-                return Err(Error::transient(format!("replication slot \"{}\" is in use by another session", source.slot)));
+                return Err(Error::transient(format!(
+                    "replication slot \"{}\" is in use by another session",
+                    source.slot
+                )));
             }
             tracing::warn!(slot = %source.slot, "slot exists but the destination has no checkpoint (an interrupted snapshot): recreating it");
             slot::drop(client, &source.slot).await?;
@@ -244,19 +260,25 @@ impl Pipeline {
             block(|| self.destination.ensure_table(schema))?;
             let mut first = true;
             let started = Instant::now();
-            let rows = snapshot::copy_table(&self.connector, &created.snapshot_name, schema, self.config.flush.max_bytes, |rows| {
-                let mut batch = Batch::new();
-                if std::mem::take(&mut first) {
-                    batch.truncate(schema.clone());
-                }
-                self.status.snapshot_rows += rows.len() as u64;
-                for new in rows {
-                    batch.push(Change { table: schema.clone(), kind: ChangeKind::Insert { new } });
-                }
-                block(|| self.destination.apply(batch))?;
-                self.status.write(self.state_dir.path());
-                Ok(())
-            })
+            let rows = snapshot::copy_table(
+                &self.connector,
+                &created.snapshot_name,
+                schema,
+                self.config.flush.max_bytes,
+                |rows| {
+                    let mut batch = Batch::new();
+                    if std::mem::take(&mut first) {
+                        batch.truncate(schema.clone());
+                    }
+                    self.status.snapshot_rows += rows.len() as u64;
+                    for new in rows {
+                        batch.push(Change { table: schema.clone(), kind: ChangeKind::Insert { new } });
+                    }
+                    block(|| self.destination.apply(batch))?;
+                    self.status.write(self.state_dir.path());
+                    Ok(())
+                },
+            )
             .await?;
             if first {
                 let mut batch = Batch::new();
@@ -274,7 +296,12 @@ impl Pipeline {
         Ok(lsn)
     }
 
-    async fn stream(&mut self, stream: &mut PgStream, st: &mut Stream, shutdown: &mut watch::Receiver<bool>) -> Result<(), Error> {
+    async fn stream(
+        &mut self,
+        stream: &mut PgStream,
+        st: &mut Stream,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<(), Error> {
         let interval = Duration::from_millis(self.config.flush.interval_ms);
         let mut last_event = Instant::now();
         loop {
@@ -340,7 +367,8 @@ impl Pipeline {
                 }
                 st.uncommitted_end = Some(end_lsn);
                 st.pending_since.get_or_insert_with(Instant::now);
-                let due = st.pending_since.is_some_and(|t| t.elapsed().as_millis() as u64 >= self.config.flush.interval_ms);
+                let due =
+                    st.pending_since.is_some_and(|t| t.elapsed().as_millis() as u64 >= self.config.flush.interval_ms);
                 if due || self.over_limits(&st.batch) {
                     self.flush(stream, st)?;
                 }

@@ -21,9 +21,10 @@ impl StateDir {
             Error::fatal(format!("could not create pipeline.state_dir {}", path.display())).with_detail(e.to_string())
         })?;
         let lock_path = path.join("siphon.lock");
-        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(|e| {
-            Error::fatal(format!("could not open {}", lock_path.display())).with_detail(e.to_string())
-        })?;
+        let lock =
+            OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(|e| {
+                Error::fatal(format!("could not open {}", lock_path.display())).with_detail(e.to_string())
+            })?;
         lock.try_lock().map_err(|_| {
             Error::fatal(format!("another siphon process is running with state_dir {}", path.display()))
                 .with_hint("stop it first, or give this pipeline its own pipeline.state_dir")

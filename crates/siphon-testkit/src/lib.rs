@@ -106,10 +106,7 @@ pub struct ClusterOptions {
 
 impl Default for ClusterOptions {
     fn default() -> Self {
-        ClusterOptions {
-            bin_dir: default_bin_dir(),
-            extra_conf: Vec::new(),
-        }
+        ClusterOptions { bin_dir: default_bin_dir(), extra_conf: Vec::new() }
     }
 }
 
@@ -171,24 +168,17 @@ impl PgCluster {
         let base = tempfile::Builder::new()
             .prefix("siphon-test-")
             .tempdir_in(&parent)
-            .unwrap_or_else(|e| {
-                panic!(
-                    "siphon-testkit: cannot create a temp dir in {}: {e}",
-                    parent.display()
-                )
-            });
+            .unwrap_or_else(|e| panic!("siphon-testkit: cannot create a temp dir in {}: {e}", parent.display()));
         // Canonical, so the watchdog can compare it with /proc/PID/cwd.
         let base_path = base.path().canonicalize().expect("canonicalize temp dir");
-        fs::set_permissions(&base_path, fs::Permissions::from_mode(0o755))
-            .expect("chmod 755 temp dir");
+        fs::set_permissions(&base_path, fs::Permissions::from_mode(0o755)).expect("chmod 755 temp dir");
         let data_dir = base_path.join("data");
         let log_path = base_path.join("postgres.log");
         File::create(&log_path).expect("create postgres.log");
         if let Some(user) = owner {
             for p in [&base_path, &log_path] {
-                std::os::unix::fs::chown(p, Some(user.uid), Some(user.gid)).unwrap_or_else(|e| {
-                    panic!("siphon-testkit: chown {} to postgres: {e}", p.display())
-                });
+                std::os::unix::fs::chown(p, Some(user.uid), Some(user.gid))
+                    .unwrap_or_else(|e| panic!("siphon-testkit: chown {} to postgres: {e}", p.display()));
             }
         }
 
@@ -211,23 +201,11 @@ impl PgCluster {
             .server_command("initdb")
             .arg("-D")
             .arg(&cluster.data_dir)
-            .args([
-                "-U",
-                "postgres",
-                "-E",
-                "UTF8",
-                "--locale=C",
-                "--auth=trust",
-                "--no-sync",
-            ])
+            .args(["-U", "postgres", "-E", "UTF8", "--locale=C", "--auth=trust", "--no-sync"])
             .output()
             .expect("spawn initdb");
         if !out.status.success() {
-            panic!(
-                "siphon-testkit: initdb failed ({}):\n{}",
-                out.status,
-                output_text(&out)
-            );
+            panic!("siphon-testkit: initdb failed ({}):\n{}", out.status, output_text(&out));
         }
         let conf_path = cluster.data_dir.join("postgresql.conf");
         let original_conf = fs::read_to_string(&conf_path).expect("read postgresql.conf");
@@ -239,11 +217,7 @@ impl PgCluster {
             conf.push_str("\n# --- siphon-testkit ---\n");
             let _ = writeln!(conf, "listen_addresses = '127.0.0.1'");
             let _ = writeln!(conf, "port = {port}");
-            let _ = writeln!(
-                conf,
-                "unix_socket_directories = '{}'",
-                cluster.data_dir.display()
-            );
+            let _ = writeln!(conf, "unix_socket_directories = '{}'", cluster.data_dir.display());
             for line in [
                 "wal_level = logical",
                 "max_replication_slots = 20",
@@ -275,10 +249,7 @@ impl PgCluster {
                     return cluster;
                 }
                 // Lost a race for the port with someone else: try another one.
-                Err(e)
-                    if e.contains("could not bind")
-                        || e.contains("could not create any TCP/IP sockets") =>
-                {
+                Err(e) if e.contains("could not bind") || e.contains("could not create any TCP/IP sockets") => {
                     last_error = e;
                 }
                 Err(e) => panic!("siphon-testkit: could not start PostgreSQL: {e}"),
@@ -383,26 +354,15 @@ impl PgCluster {
     pub fn try_psql(&self, database: &str, sql: &str) -> Result<String, String> {
         let mut cmd = Command::new(self.bin_dir.join("psql"));
         clean_pg_env(&mut cmd);
-        cmd.args([
-            "-X",
-            "-A",
-            "-t",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-        ])
-        .arg("-p")
-        .arg(self.port.to_string())
-        .arg("-d")
-        .arg(database)
-        .env("PGCONNECT_TIMEOUT", "10")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        cmd.args(["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "postgres"])
+            .arg("-p")
+            .arg(self.port.to_string())
+            .arg("-d")
+            .arg(database)
+            .env("PGCONNECT_TIMEOUT", "10")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().map_err(|e| format!("cannot spawn psql: {e}"))?;
         let mut stdin = child.stdin.take().expect("psql stdin");
         let sql_owned = sql.to_owned();
@@ -411,9 +371,7 @@ impl PgCluster {
             let _ = stdin.write_all(sql_owned.as_bytes());
             let _ = stdin.write_all(b"\n");
         });
-        let out = child
-            .wait_with_output()
-            .map_err(|e| format!("waiting for psql: {e}"))?;
+        let out = child.wait_with_output().map_err(|e| format!("waiting for psql: {e}"))?;
         let _ = writer.join();
         if out.status.success() {
             let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -422,11 +380,7 @@ impl PgCluster {
             }
             Ok(s)
         } else {
-            Err(format!(
-                "psql exited with {}: {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim_end()
-            ))
+            Err(format!("psql exited with {}: {}", out.status, String::from_utf8_lossy(&out.stderr).trim_end()))
         }
     }
 
@@ -447,10 +401,7 @@ impl PgCluster {
     pub fn restart(&mut self) {
         self.stop();
         if let Err(e) = self.spawn_postmaster() {
-            panic!(
-                "siphon-testkit: restarting PostgreSQL on port {} failed: {e}",
-                self.port
-            );
+            panic!("siphon-testkit: restarting PostgreSQL on port {} failed: {e}", self.port);
         }
     }
 
@@ -475,10 +426,7 @@ impl PgCluster {
                 Ok(out) => output_text(out),
                 Err(e) => e.to_string(),
             };
-            eprintln!(
-                "siphon-testkit: pg_ctl stop -m {mode} failed ({why}); killing postmaster {}",
-                child.id()
-            );
+            eprintln!("siphon-testkit: pg_ctl stop -m {mode} failed ({why}); killing postmaster {}", child.id());
             let _ = child.kill();
         }
         let _ = child.wait();
@@ -513,10 +461,7 @@ impl PgCluster {
             // Line 1: pid; line 8: status, "ready" once accepting connections.
             if let Ok(contents) = fs::read_to_string(&pid_file) {
                 let lines: Vec<&str> = contents.lines().collect();
-                if lines.len() >= 8
-                    && lines[0].trim() == pid.to_string()
-                    && lines[7].trim() == "ready"
-                {
+                if lines.len() >= 8 && lines[0].trim() == pid.to_string() && lines[7].trim() == "ready" {
                     break;
                 }
             }
@@ -538,9 +483,7 @@ impl PgCluster {
     fn server_command(&self, tool: &str) -> Command {
         let mut cmd = Command::new(self.bin_dir.join(tool));
         clean_pg_env(&mut cmd);
-        cmd.current_dir(&self.base_path)
-            .env("LC_ALL", "C")
-            .stdin(Stdio::null());
+        cmd.current_dir(&self.base_path).env("LC_ALL", "C").stdin(Stdio::null());
         if let Some(user) = server_user() {
             cmd.uid(user.uid).gid(user.gid);
         }
@@ -642,12 +585,7 @@ fn server_user() -> Option<ServerUser> {
 }
 
 fn id_of(args: &[&str]) -> Option<u32> {
-    let out = Command::new("id")
-        .args(args)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
+    let out = Command::new("id").args(args).stdin(Stdio::null()).stderr(Stdio::null()).output().ok()?;
     if !out.status.success() {
         return None;
     }
@@ -661,21 +599,14 @@ fn postgres_major_version(bin_dir: &Path) -> u32 {
         .arg("--version")
         .stdin(Stdio::null())
         .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "siphon-testkit: cannot run {}/postgres --version: {e}",
-                bin_dir.display()
-            )
-        });
+        .unwrap_or_else(|e| panic!("siphon-testkit: cannot run {}/postgres --version: {e}", bin_dir.display()));
     let text = String::from_utf8_lossy(&out.stdout);
     text.split(')')
         .nth(1)
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|v| v.split(|c: char| !c.is_ascii_digit()).next())
         .and_then(|major| major.parse().ok())
-        .unwrap_or_else(|| {
-            panic!("siphon-testkit: cannot parse `postgres --version` output: {text:?}")
-        })
+        .unwrap_or_else(|| panic!("siphon-testkit: cannot parse `postgres --version` output: {text:?}"))
 }
 
 /// Removes libpq environment variables (PGHOST, PGOPTIONS, PGSERVICE, ...)
@@ -694,11 +625,7 @@ fn quote_ident(name: &str) -> String {
 }
 
 fn output_text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
 fn read_log_from(path: &Path, offset: u64) -> String {
@@ -754,23 +681,13 @@ impl TestDb {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let mut clean: String = prefix
             .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '_'
-                }
-            })
+            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
             .take(40)
             .collect();
         if clean.is_empty() || clean.starts_with(|c: char| c.is_ascii_digit()) {
             clean.insert_str(0, "db_");
         }
-        let name = format!(
-            "{clean}_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
+        let name = format!("{clean}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
         let cluster = shared_cluster();
         cluster.create_database(&name);
         TestDb { cluster, name }
@@ -800,15 +717,9 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let sql = format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            quote_ident(&self.name)
-        );
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(&self.name));
         if let Err(e) = self.cluster.try_psql("postgres", &sql) {
-            eprintln!(
-                "siphon-testkit: could not drop test database {}: {e}",
-                self.name
-            );
+            eprintln!("siphon-testkit: could not drop test database {}: {e}", self.name);
         }
     }
 }

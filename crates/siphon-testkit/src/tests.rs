@@ -6,9 +6,7 @@ use std::io::{BufRead, BufReader};
 /// True if `pid` is a live (non-zombie) process.
 fn process_alive(pid: u32) -> bool {
     match fs::read_to_string(format!("/proc/{pid}/status")) {
-        Ok(status) => !status
-            .lines()
-            .any(|l| l.starts_with("State:") && l.contains('Z')),
+        Ok(status) => !status.lines().any(|l| l.starts_with("State:") && l.contains('Z')),
         Err(_) => false,
     }
 }
@@ -19,39 +17,23 @@ fn cluster_lifecycle_databases_restart_and_cleanup() {
     assert!(cluster.port() > 0);
     assert_eq!(cluster.bin_dir(), default_bin_dir().as_path());
     assert!(cluster.data_dir().join("PG_VERSION").is_file());
-    assert_eq!(
-        cluster.url("app"),
-        format!("postgres://postgres@127.0.0.1:{}/app", cluster.port())
-    );
+    assert_eq!(cluster.url("app"), format!("postgres://postgres@127.0.0.1:{}/app", cluster.port()));
     assert_eq!(cluster.psql("postgres", "SHOW wal_level"), "logical");
     assert_eq!(cluster.psql("postgres", "SHOW max_replication_slots"), "20");
     assert_eq!(cluster.psql("postgres", "SHOW fsync"), "off");
     assert_eq!(
-        cluster.psql("postgres", "SHOW server_version_num")[..2]
-            .parse::<u32>()
-            .unwrap(),
+        cluster.psql("postgres", "SHOW server_version_num")[..2].parse::<u32>().unwrap(),
         cluster.major_version()
     );
 
     // Two databases, isolated from each other; multi-statement scripts.
     cluster.create_database("alpha");
     cluster.create_database("Beta-2");
-    cluster.psql(
-        "alpha",
-        "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'a'), (2, 'b');",
-    );
-    cluster.psql(
-        "Beta-2",
-        "CREATE TABLE t (id int); INSERT INTO t VALUES (42);",
-    );
-    assert_eq!(
-        cluster.psql("alpha", "SELECT id, v FROM t ORDER BY id"),
-        "1|a\n2|b"
-    );
+    cluster.psql("alpha", "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'a'), (2, 'b');");
+    cluster.psql("Beta-2", "CREATE TABLE t (id int); INSERT INTO t VALUES (42);");
+    assert_eq!(cluster.psql("alpha", "SELECT id, v FROM t ORDER BY id"), "1|a\n2|b");
     assert_eq!(cluster.psql("Beta-2", "SELECT count(*) FROM t"), "1");
-    let err = cluster
-        .try_psql("alpha", "SELECT * FROM no_such_table")
-        .unwrap_err();
+    let err = cluster.try_psql("alpha", "SELECT * FROM no_such_table").unwrap_err();
     assert!(err.contains("no_such_table"), "{err}");
 
     // Restart: same port, data survives, new postmaster.
@@ -77,20 +59,14 @@ fn cluster_lifecycle_databases_restart_and_cleanup() {
     let data_dir = cluster.data_dir().to_owned();
     let base = data_dir.parent().unwrap().to_owned();
     drop(cluster);
-    assert!(
-        !process_alive(pid),
-        "postmaster {pid} still running after drop"
-    );
+    assert!(!process_alive(pid), "postmaster {pid} still running after drop");
     assert!(!base.exists(), "{} still exists after drop", base.display());
 }
 
 #[test]
 fn extra_conf_is_applied() {
     let cluster = PgCluster::start_with(ClusterOptions {
-        extra_conf: vec![
-            "work_mem = '7MB'".into(),
-            "max_replication_slots = 5".into(),
-        ],
+        extra_conf: vec!["work_mem = '7MB'".into(), "max_replication_slots = 5".into()],
         ..Default::default()
     });
     assert_eq!(cluster.psql("postgres", "SHOW work_mem"), "7MB");
@@ -103,24 +79,15 @@ async fn test_dbs_are_separate_and_dropped() {
     let b = TestDb::new("kit_test");
     assert_ne!(a.name, b.name);
     assert!(a.name.starts_with("kit_test_"), "{}", a.name);
-    assert!(
-        std::ptr::eq(a.cluster, b.cluster),
-        "one shared cluster per process"
-    );
+    assert!(std::ptr::eq(a.cluster, b.cluster), "one shared cluster per process");
     assert_eq!(a.psql("SHOW wal_level"), "logical");
 
     a.psql("CREATE TABLE only_in_a (x int)");
     assert!(b.try_psql("SELECT * FROM only_in_a").is_err());
 
     let client = a.client().await;
-    client
-        .execute("INSERT INTO only_in_a VALUES (7)", &[])
-        .await
-        .unwrap();
-    let row = client
-        .query_one("SELECT current_database(), sum(x)::int FROM only_in_a", &[])
-        .await
-        .unwrap();
+    client.execute("INSERT INTO only_in_a VALUES (7)", &[]).await.unwrap();
+    let row = client.query_one("SELECT current_database(), sum(x)::int FROM only_in_a", &[]).await.unwrap();
     assert_eq!(row.get::<_, String>(0), a.name);
     assert_eq!(row.get::<_, i32>(1), 7);
 
@@ -128,15 +95,9 @@ async fn test_dbs_are_separate_and_dropped() {
     let cluster = a.cluster;
     let name = a.name.clone();
     drop(a);
-    let exists = cluster.psql(
-        "postgres",
-        &format!("SELECT count(*) FROM pg_database WHERE datname = '{name}'"),
-    );
+    let exists = cluster.psql("postgres", &format!("SELECT count(*) FROM pg_database WHERE datname = '{name}'"));
     assert_eq!(exists, "0");
-    assert!(
-        client.simple_query("SELECT 1").await.is_err(),
-        "session was terminated"
-    );
+    assert!(client.simple_query("SELECT 1").await.is_err(), "session was terminated");
 }
 
 #[test]
@@ -205,12 +166,7 @@ fn exit_probe_child() {
 #[test]
 fn servers_are_cleaned_up_when_the_test_process_is_killed() {
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "tests::exit_probe_child",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(["tests::exit_probe_child", "--exact", "--nocapture", "--test-threads=1"])
         .env(PROBE_ENV, "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -247,14 +203,10 @@ fn servers_are_cleaned_up_when_the_test_process_is_killed() {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
 
-    wait_for(
-        "postmasters of the killed process to exit",
-        Duration::from_secs(20),
-        || (!process_alive(pid1) && !process_alive(pid2)).then_some(()),
-    );
-    wait_for(
-        "cluster directories to be removed",
-        Duration::from_secs(20),
-        || (!dir1.exists() && !dir2.exists()).then_some(()),
-    );
+    wait_for("postmasters of the killed process to exit", Duration::from_secs(20), || {
+        (!process_alive(pid1) && !process_alive(pid2)).then_some(())
+    });
+    wait_for("cluster directories to be removed", Duration::from_secs(20), || {
+        (!dir1.exists() && !dir2.exists()).then_some(())
+    });
 }

@@ -119,8 +119,7 @@ impl Siphon {
     /// SIGTERM, then waits for exit.
     pub fn stop(mut self) -> ExitStatus {
         signal(self.child.id(), "TERM");
-        let status = wait_for("siphon to exit after SIGTERM", TIMEOUT, || self.child.try_wait().unwrap());
-        status
+        wait_for("siphon to exit after SIGTERM", TIMEOUT, || self.child.try_wait().unwrap())
     }
 
     /// SIGKILL: no cleanup of any kind.
@@ -158,7 +157,11 @@ pub fn parse_lsn(s: &str) -> Option<u64> {
 }
 
 pub fn duck_rows(path: &Path, sql: &str) -> Vec<Vec<String>> {
-    let conn = duckdb::Connection::open_with_flags(path, duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly).unwrap()).unwrap();
+    let conn = duckdb::Connection::open_with_flags(
+        path,
+        duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly).unwrap(),
+    )
+    .unwrap();
     let mut stmt = conn.prepare(sql).unwrap();
     let mut rows = stmt.query([]).unwrap();
     let mut out = Vec::new();

@@ -86,14 +86,7 @@ pub fn parse_array(text: &str) -> Result<PgArray> {
 
 /// Parses the text form of an array whose element type uses `delimiter`.
 pub fn parse_array_with_delimiter(text: &str, delimiter: char) -> Result<PgArray> {
-    let mut p = Parser {
-        text,
-        pos: 0,
-        delimiter,
-        ndim: None,
-        dims: Vec::new(),
-        elements: Vec::new(),
-    };
+    let mut p = Parser { text, pos: 0, delimiter, ndim: None, dims: Vec::new(), elements: Vec::new() };
     p.skip_ws();
     let bounds = p.decoration()?;
     p.expect('{', "'{'")?;
@@ -104,11 +97,7 @@ pub fn parse_array_with_delimiter(text: &str, delimiter: char) -> Result<PgArray
     }
     let dims: Vec<usize> = p.dims.iter().map_while(|d| *d).collect();
     let lower_bounds = check_bounds(&dims, bounds)?;
-    Ok(PgArray {
-        dims,
-        lower_bounds,
-        elements: p.elements,
-    })
+    Ok(PgArray { dims, lower_bounds, elements: p.elements })
 }
 
 fn is_array_space(c: char) -> bool {
@@ -145,10 +134,7 @@ impl Parser<'_> {
     }
 
     fn err(&self, kind: ArrayErrorKind) -> ArrayParseError {
-        ArrayParseError {
-            offset: self.pos,
-            kind,
-        }
+        ArrayParseError { offset: self.pos, kind }
     }
 
     fn unexpected(&self, found: char, expected: &'static str) -> ArrayParseError {
@@ -211,10 +197,8 @@ impl Parser<'_> {
             self.bump();
         }
         let digits = self.text.get(start..self.pos).unwrap_or_default();
-        let value = digits.parse().map_err(|_| ArrayParseError {
-            offset: start,
-            kind: ArrayErrorKind::InvalidBound,
-        })?;
+        let value =
+            digits.parse().map_err(|_| ArrayParseError { offset: start, kind: ArrayErrorKind::InvalidBound })?;
         self.skip_ws();
         Ok(value)
     }
@@ -315,8 +299,7 @@ impl Parser<'_> {
     }
 
     fn escaped_char(&mut self) -> Result<char> {
-        self.bump()
-            .ok_or_else(|| self.err(ArrayErrorKind::UnexpectedEnd))
+        self.bump().ok_or_else(|| self.err(ArrayErrorKind::UnexpectedEnd))
     }
 
     /// Reads an unquoted element up to the delimiter or `}`, trimming
@@ -362,15 +345,9 @@ fn check_bounds(dims: &[usize], bounds: Vec<(i32, i32)>) -> Result<Vec<i32>> {
         return Ok(vec![1; dims.len()]);
     }
     let matches = bounds.len() == dims.len()
-        && bounds
-            .iter()
-            .zip(dims)
-            .all(|(&(lb, ub), &n)| usize::try_from(i64::from(ub) - i64::from(lb) + 1) == Ok(n));
+        && bounds.iter().zip(dims).all(|(&(lb, ub), &n)| usize::try_from(i64::from(ub) - i64::from(lb) + 1) == Ok(n));
     if !matches {
-        return Err(ArrayParseError {
-            offset: 0,
-            kind: ArrayErrorKind::DimensionMismatch,
-        });
+        return Err(ArrayParseError { offset: 0, kind: ArrayErrorKind::DimensionMismatch });
     }
     Ok(bounds.into_iter().map(|(lb, _)| lb).collect())
 }
@@ -456,11 +433,7 @@ pub fn is_json_number(s: &str) -> bool {
 }
 
 fn count_digits(b: &[u8], from: usize) -> usize {
-    b.get(from..)
-        .unwrap_or_default()
-        .iter()
-        .take_while(|c| c.is_ascii_digit())
-        .count()
+    b.get(from..).unwrap_or_default().iter().take_while(|c| c.is_ascii_digit()).count()
 }
 
 /// Appends `s` as a JSON string literal.

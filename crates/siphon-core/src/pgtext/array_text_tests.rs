@@ -9,11 +9,7 @@ fn s(v: &str) -> Option<String> {
 }
 
 fn one_dim(elements: Vec<Option<String>>) -> PgArray {
-    PgArray {
-        dims: vec![elements.len()],
-        lower_bounds: vec![1],
-        elements,
-    }
+    PgArray { dims: vec![elements.len()], lower_bounds: vec![1], elements }
 }
 
 fn kind(text: &str) -> ArrayErrorKind {
@@ -22,29 +18,16 @@ fn kind(text: &str) -> ArrayErrorKind {
 
 #[test]
 fn simple_one_dimensional() {
-    assert_eq!(
-        parse_array("{1,2,NULL}"),
-        Ok(one_dim(vec![s("1"), s("2"), None]))
-    );
+    assert_eq!(parse_array("{1,2,NULL}"), Ok(one_dim(vec![s("1"), s("2"), None])));
     assert_eq!(parse_array("{x}"), Ok(one_dim(vec![s("x")])));
 }
 
 #[test]
 fn quoted_elements() {
-    assert_eq!(
-        parse_array(r#"{"a,b","c\"d",NULL,"NULL"}"#),
-        Ok(one_dim(vec![s("a,b"), s("c\"d"), None, s("NULL")]))
-    );
+    assert_eq!(parse_array(r#"{"a,b","c\"d",NULL,"NULL"}"#), Ok(one_dim(vec![s("a,b"), s("c\"d"), None, s("NULL")])));
     assert_eq!(
         parse_array("{\"\",\"\",\" a \",\"\\\\\",\"{}\",\"x\ty\"}"),
-        Ok(one_dim(vec![
-            s(""),
-            s(""),
-            s(" a "),
-            s("\\"),
-            s("{}"),
-            s("x\ty")
-        ]))
+        Ok(one_dim(vec![s(""), s(""), s(" a "), s("\\"), s("{}"), s("x\ty")]))
     );
 }
 
@@ -58,11 +41,7 @@ fn empty_array() {
 fn multi_dimensional() {
     assert_eq!(
         parse_array("{{1,2},{3,4}}"),
-        Ok(PgArray {
-            dims: vec![2, 2],
-            lower_bounds: vec![1, 1],
-            elements: vec![s("1"), s("2"), s("3"), s("4")],
-        })
+        Ok(PgArray { dims: vec![2, 2], lower_bounds: vec![1, 1], elements: vec![s("1"), s("2"), s("3"), s("4")] })
     );
     let arr = parse_array("{{{a},{b}},{{c},{NULL}},{{e},{f}}}").expect("parses");
     assert_eq!(arr.dims, vec![3, 2, 1]);
@@ -74,11 +53,7 @@ fn multi_dimensional() {
 fn dimension_decoration() {
     assert_eq!(
         parse_array("[0:1]={1,2}"),
-        Ok(PgArray {
-            dims: vec![2],
-            lower_bounds: vec![0],
-            elements: vec![s("1"), s("2")],
-        })
+        Ok(PgArray { dims: vec![2], lower_bounds: vec![0], elements: vec![s("1"), s("2")] })
     );
     let arr = parse_array("[-3:-2][1:2]={{1,2},{3,4}}").expect("parses");
     assert_eq!(arr.lower_bounds, vec![-3, 1]);
@@ -86,30 +61,18 @@ fn dimension_decoration() {
     // The `[ub]` form implies a lower bound of 1.
     assert_eq!(parse_array("[2]={1,2}"), Ok(one_dim(vec![s("1"), s("2")])));
     assert_eq!(kind("[1:3]={1,2}"), ArrayErrorKind::DimensionMismatch);
-    assert_eq!(
-        kind("[1:2]={{1,2},{3,4}}"),
-        ArrayErrorKind::DimensionMismatch
-    );
+    assert_eq!(kind("[1:2]={{1,2},{3,4}}"), ArrayErrorKind::DimensionMismatch);
     assert_eq!(kind("[2:1]={1}"), ArrayErrorKind::BoundsReversed);
     assert_eq!(kind("[a:1]={1}"), ArrayErrorKind::InvalidBound);
     assert_eq!(kind("[99999999999:1]={1}"), ArrayErrorKind::InvalidBound);
-    assert!(matches!(
-        kind("[1:1]{1}"),
-        ArrayErrorKind::UnexpectedChar { found: '{', .. }
-    ));
+    assert!(matches!(kind("[1:1]{1}"), ArrayErrorKind::UnexpectedChar { found: '{', .. }));
 }
 
 #[test]
 fn input_side_leniency() {
     // array_out never prints these, but array_in accepts them.
-    assert_eq!(
-        parse_array("{ 1 , \"two\" ,\tthree\n}"),
-        Ok(one_dim(vec![s("1"), s("two"), s("three")]))
-    );
-    assert_eq!(
-        parse_array(r"{a\,b,c\ ,nUlL,\NULL}"),
-        Ok(one_dim(vec![s("a,b"), s("c "), None, s("NULL")]))
-    );
+    assert_eq!(parse_array("{ 1 , \"two\" ,\tthree\n}"), Ok(one_dim(vec![s("1"), s("two"), s("three")])));
+    assert_eq!(parse_array(r"{a\,b,c\ ,nUlL,\NULL}"), Ok(one_dim(vec![s("a,b"), s("c "), None, s("NULL")])));
     assert_eq!(parse_array("{a b}"), Ok(one_dim(vec![s("a b")])));
 }
 
@@ -121,10 +84,7 @@ fn other_delimiter() {
 
 #[test]
 fn unicode_elements() {
-    assert_eq!(
-        parse_array("{é,\"日本 語\",😀}"),
-        Ok(one_dim(vec![s("é"), s("日本 語"), s("😀")]))
-    );
+    assert_eq!(parse_array("{é,\"日本 語\",😀}"), Ok(one_dim(vec![s("é"), s("日本 語"), s("😀")])));
 }
 
 #[test]
@@ -141,14 +101,8 @@ fn malformed() {
     assert_eq!(kind("{{1},{}}"), EmptySubArray);
     assert_eq!(kind("{{{{{{{1}}}}}}}"), TooManyDimensions);
     assert!(parse_array("{{{{{{1}}}}}}").is_ok());
-    for bad in [
-        "{1,,2}", "{,}", "{1,}", "1", "{1}x", "{1}}", "{a\"b\"}", "{\"a\"b}", "{1,{2}}", "{{1},2}",
-        "{a{b}",
-    ] {
-        assert!(
-            matches!(kind(bad), UnexpectedChar { .. } | UnexpectedEnd),
-            "{bad}"
-        );
+    for bad in ["{1,,2}", "{,}", "{1,}", "1", "{1}x", "{1}}", "{a\"b\"}", "{\"a\"b}", "{1,{2}}", "{{1},2}", "{a{b}"] {
+        assert!(matches!(kind(bad), UnexpectedChar { .. } | UnexpectedEnd), "{bad}");
     }
 }
 
@@ -156,19 +110,13 @@ fn malformed() {
 fn error_message() {
     let e = parse_array("{1,,2}").expect_err("malformed");
     assert_eq!(e.offset, 3);
-    assert_eq!(
-        e.to_string(),
-        "malformed array literal at byte 3: unexpected ',' character, expected an element"
-    );
+    assert_eq!(e.to_string(), "malformed array literal at byte 3: unexpected ',' character, expected an element");
 }
 
 #[test]
 fn json_numbers() {
     let arr = parse_array("{1,-2.5,1e+308,NaN,Infinity,-Infinity,NULL,0.000}").expect("parses");
-    assert_eq!(
-        to_json(&arr, ElementKind::Number),
-        r#"[1,-2.5,1e+308,"NaN","Infinity","-Infinity",null,0.000]"#
-    );
+    assert_eq!(to_json(&arr, ElementKind::Number), r#"[1,-2.5,1e+308,"NaN","Infinity","-Infinity",null,0.000]"#);
 }
 
 #[test]
@@ -180,19 +128,13 @@ fn json_bools() {
 #[test]
 fn json_strings_are_escaped() {
     let arr = one_dim(vec![s("a\"b\\c\n\t\u{1}\u{1f}é"), None, s("")]);
-    assert_eq!(
-        to_json(&arr, ElementKind::String),
-        r#"["a\"b\\c\n\t\u0001\u001fé",null,""]"#
-    );
+    assert_eq!(to_json(&arr, ElementKind::String), r#"["a\"b\\c\n\t\u0001\u001fé",null,""]"#);
 }
 
 #[test]
 fn json_elements_verbatim() {
     let arr = parse_array(r#"{"{\"a\": 1}","[1, 2]",NULL}"#).expect("parses");
-    assert_eq!(
-        to_json(&arr, ElementKind::Json),
-        r#"[{"a": 1},[1, 2],null]"#
-    );
+    assert_eq!(to_json(&arr, ElementKind::Json), r#"[{"a": 1},[1, 2],null]"#);
 }
 
 #[test]
@@ -203,11 +145,7 @@ fn json_multi_dimensional_and_empty() {
     assert_eq!(to_json(&arr, ElementKind::Number), "[[[1],[2]]]");
     assert_eq!(to_json(&PgArray::default(), ElementKind::String), "[]");
     // Inconsistent hand-built arrays do not panic.
-    let odd = PgArray {
-        dims: vec![2, 2],
-        lower_bounds: vec![1, 1],
-        elements: vec![s("1")],
-    };
+    let odd = PgArray { dims: vec![2, 2], lower_bounds: vec![1, 1], elements: vec![s("1")] };
     assert_eq!(to_json(&odd, ElementKind::Number), "[[1,null],[null,null]]");
 }
 
@@ -216,9 +154,7 @@ fn json_number_grammar() {
     for good in ["0", "-0", "12", "1.5", "-1.5e10", "1E-7", "0.0", "9e+0"] {
         assert!(is_json_number(good), "{good}");
     }
-    for bad in [
-        "", "-", "01", "1.", ".5", "+1", "1e", "1e+", "NaN", "Infinity", "1 ", "0x10", "1.2.3",
-    ] {
+    for bad in ["", "-", "01", "1.", ".5", "+1", "1e", "1e+", "NaN", "Infinity", "1 ", "0x10", "1.2.3"] {
         assert!(!is_json_number(bad), "{bad}");
     }
 }
@@ -226,9 +162,7 @@ fn json_number_grammar() {
 /// Renders dims and lower bounds like the server's `array_dims`.
 fn array_dims(arr: &PgArray) -> String {
     let pairs = arr.lower_bounds.iter().zip(&arr.dims);
-    pairs
-        .map(|(&lb, &n)| format!("[{lb}:{}]", i64::from(lb) + n as i64 - 1))
-        .collect()
+    pairs.map(|(&lb, &n)| format!("[{lb}:{}]", i64::from(lb) + n as i64 - 1)).collect()
 }
 
 #[test]
@@ -250,8 +184,7 @@ fn server_samples() {
 fn needs_quotes(s: &str) -> bool {
     s.is_empty()
         || s.eq_ignore_ascii_case("NULL")
-        || s.chars()
-            .any(|c| matches!(c, '{' | '}' | '"' | ',' | '\\') || is_array_space(c))
+        || s.chars().any(|c| matches!(c, '{' | '}' | '"' | ',' | '\\') || is_array_space(c))
 }
 
 fn render_element(out: &mut String, element: &Option<String>) {
@@ -305,12 +238,7 @@ fn array_out(arr: &PgArray) -> String {
 }
 
 fn arb_element() -> impl Strategy<Value = Option<String>> {
-    let text = prop_oneof![
-        any::<String>(),
-        "[a-zA-Z0-9 ,{}\"\\\\\t\n.-]{0,6}",
-        "(?i:null)",
-        Just(String::new()),
-    ];
+    let text = prop_oneof![any::<String>(), "[a-zA-Z0-9 ,{}\"\\\\\t\n.-]{0,6}", "(?i:null)", Just(String::new()),];
     proptest::option::weighted(0.85, text)
 }
 
@@ -322,16 +250,9 @@ fn arb_array() -> impl Strategy<Value = PgArray> {
         let lbs = vec(lower.clone(), dims.len());
         (Just(dims), lbs, vec(arb_element(), total))
     })
-    .prop_map(|(dims, lower_bounds, elements)| PgArray {
-        dims,
-        lower_bounds,
-        elements,
-    })
+    .prop_map(|(dims, lower_bounds, elements)| PgArray { dims, lower_bounds, elements })
     .prop_filter("upper bound must fit in i32", |arr| {
-        arr.lower_bounds
-            .iter()
-            .zip(&arr.dims)
-            .all(|(&lb, &n)| i64::from(lb) + n as i64 - 1 <= i64::from(i32::MAX))
+        arr.lower_bounds.iter().zip(&arr.dims).all(|(&lb, &n)| i64::from(lb) + n as i64 - 1 <= i64::from(i32::MAX))
     })
 }
 

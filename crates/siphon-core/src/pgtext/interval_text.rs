@@ -30,17 +30,9 @@ pub struct PgInterval {
 
 impl PgInterval {
     /// `infinity` (PostgreSQL 17+).
-    pub const INFINITY: PgInterval = PgInterval {
-        months: i32::MAX,
-        days: i32::MAX,
-        micros: i64::MAX,
-    };
+    pub const INFINITY: PgInterval = PgInterval { months: i32::MAX, days: i32::MAX, micros: i64::MAX };
     /// `-infinity` (PostgreSQL 17+).
-    pub const NEG_INFINITY: PgInterval = PgInterval {
-        months: i32::MIN,
-        days: i32::MIN,
-        micros: i64::MIN,
-    };
+    pub const NEG_INFINITY: PgInterval = PgInterval { months: i32::MIN, days: i32::MIN, micros: i64::MIN };
 }
 
 /// An interval could not be parsed.
@@ -113,10 +105,7 @@ impl Unit {
 
 /// Parses an interval printed with `IntervalStyle = postgres`.
 pub fn parse_interval(text: &str) -> Result<PgInterval, IntervalParseError> {
-    parse_tokens(text).map_err(|kind| IntervalParseError {
-        text: text.to_owned(),
-        kind,
-    })
+    parse_tokens(text).map_err(|kind| IntervalParseError { text: text.to_owned(), kind })
 }
 
 fn parse_tokens(text: &str) -> Result<PgInterval, IntervalErrorKind> {
@@ -146,10 +135,7 @@ fn parse_tokens(text: &str) -> Result<PgInterval, IntervalErrorKind> {
         };
         let value = parse_number(token, field)?;
         let add = |acc: i64| {
-            value
-                .checked_mul(factor)
-                .and_then(|v| v.checked_add(acc))
-                .ok_or(IntervalErrorKind::OutOfRange(field))
+            value.checked_mul(factor).and_then(|v| v.checked_add(acc)).ok_or(IntervalErrorKind::OutOfRange(field))
         };
         match unit {
             Unit::Day => days = add(0)?,
@@ -169,9 +155,7 @@ fn next_unit<'a>(
     number: &str,
     last: Option<Unit>,
 ) -> Result<Unit, IntervalErrorKind> {
-    let word = tokens
-        .next()
-        .ok_or_else(|| IntervalErrorKind::MissingUnit(number.to_owned()))?;
+    let word = tokens.next().ok_or_else(|| IntervalErrorKind::MissingUnit(number.to_owned()))?;
     let unit = Unit::parse(word).ok_or_else(|| IntervalErrorKind::UnknownUnit(word.to_owned()))?;
     if last.is_some_and(|l| l >= unit) {
         return Err(IntervalErrorKind::UnitOutOfOrder(word.to_owned()));
@@ -185,9 +169,7 @@ fn parse_number(token: &str, field: Field) -> Result<i64, IntervalErrorKind> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(IntervalErrorKind::InvalidNumber(token.to_owned()));
     }
-    token
-        .parse()
-        .map_err(|_| IntervalErrorKind::OutOfRange(field))
+    token.parse().map_err(|_| IntervalErrorKind::OutOfRange(field))
 }
 
 fn split_sign(token: &str) -> (bool, &str) {
@@ -215,8 +197,8 @@ fn parse_time(token: &str) -> Result<i64, IntervalErrorKind> {
     let minutes = digits(m, 2, 2).filter(|&v| v < 60).ok_or_else(invalid)?;
     let seconds = digits(s, 2, 2).filter(|&v| v < 60).ok_or_else(invalid)?;
     let fraction = fraction_micros(frac).ok_or_else(invalid)?;
-    let total = (i128::from(hours) * 3600 + i128::from(minutes * 60 + seconds)) * MICROS_PER_SECOND
-        + i128::from(fraction);
+    let total =
+        (i128::from(hours) * 3600 + i128::from(minutes * 60 + seconds)) * MICROS_PER_SECOND + i128::from(fraction);
     let signed = if negative { -total } else { total };
     i64::try_from(signed).map_err(|_| IntervalErrorKind::OutOfRange(Field::Time))
 }

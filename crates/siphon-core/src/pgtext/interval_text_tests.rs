@@ -9,11 +9,7 @@
 use super::*;
 
 fn iv(months: i32, days: i32, micros: i64) -> PgInterval {
-    PgInterval {
-        months,
-        days,
-        micros,
-    }
+    PgInterval { months, days, micros }
 }
 
 fn kind(text: &str) -> IntervalErrorKind {
@@ -27,10 +23,7 @@ fn examples() {
         ("00:00:00", iv(0, 0, 0)),
         ("1 day", iv(0, 1, 0)),
         ("-1 days +02:03:04.5", iv(0, -1, 7_384_500_000)),
-        (
-            "1 year 2 mons 3 days 04:05:06.789012",
-            iv(14, 3, 14_706_789_012),
-        ),
+        ("1 year 2 mons 3 days 04:05:06.789012", iv(14, 3, 14_706_789_012)),
         ("-178000000 years", iv(-2_136_000_000, 0, 0)),
         ("1 mon -1 days", iv(1, -1, 0)),
         ("-00:00:00.000001", iv(0, 0, -1)),
@@ -40,14 +33,8 @@ fn examples() {
         ("-3 days -04:00:00", iv(0, -3, -14_400_000_000)),
         ("100:00:00", iv(0, 0, 360_000_000_000)),
         ("11 mons 2 days -00:00:01", iv(11, 2, -1_000_000)),
-        (
-            "178956970 years 7 mons 2147483647 days 2562047788:00:54.775807",
-            iv(i32::MAX, i32::MAX, i64::MAX),
-        ),
-        (
-            "-178956970 years -8 mons -2147483648 days -2562047788:00:54.775808",
-            iv(i32::MIN, i32::MIN, i64::MIN),
-        ),
+        ("178956970 years 7 mons 2147483647 days 2562047788:00:54.775807", iv(i32::MAX, i32::MAX, i64::MAX)),
+        ("-178956970 years -8 mons -2147483648 days -2562047788:00:54.775808", iv(i32::MIN, i32::MIN, i64::MIN)),
     ];
     for (text, expected) in cases {
         assert_eq!(parse_interval(text), Ok(expected), "{text}");
@@ -60,13 +47,7 @@ fn server_samples() {
     for line in SERVER_SAMPLES.lines() {
         let mut fields = line.split('|');
         let text = fields.next().expect("text");
-        let mut num = || {
-            fields
-                .next()
-                .expect("field")
-                .parse::<i64>()
-                .expect("number")
-        };
+        let mut num = || fields.next().expect("field").parse::<i64>().expect("number");
         let expected = PgInterval {
             months: i32::try_from(num()).expect("months"),
             days: i32::try_from(num()).expect("days"),
@@ -130,17 +111,12 @@ fn out_of_range() {
     use IntervalErrorKind::*;
     assert_eq!(kind("178956971 years"), OutOfRange(Field::Months));
     assert_eq!(kind("178956970 years 8 mons"), OutOfRange(Field::Months));
-    assert_eq!(
-        kind("99999999999999999999 years"),
-        OutOfRange(Field::Months)
-    );
+    assert_eq!(kind("99999999999999999999 years"), OutOfRange(Field::Months));
     assert_eq!(kind("2147483648 days"), OutOfRange(Field::Days));
     assert_eq!(kind("2562047788:00:54.775808"), OutOfRange(Field::Time));
     assert_eq!(kind("9999999999999999999:00:00"), OutOfRange(Field::Time));
     assert_eq!(
-        parse_interval("2147483648 days")
-            .expect_err("range")
-            .to_string(),
+        parse_interval("2147483648 days").expect_err("range").to_string(),
         "invalid input syntax for type interval: \"2147483648 days\": days out of range"
     );
 }

@@ -134,21 +134,13 @@ impl CopyTextDecoder {
     fn push_inner(&mut self, chunk: &[u8], out: &mut Vec<CopyRow>) -> Result<(), CopyDecodeError> {
         let mut rest = chunk;
         while !rest.is_empty() {
-            rest = if self.escape == Escape::None {
-                self.plain(rest, out)?
-            } else {
-                self.escaped(rest)
-            };
+            rest = if self.escape == Escape::None { self.plain(rest, out)? } else { self.escaped(rest) };
         }
         Ok(())
     }
 
     /// Copies plain bytes up to the next special byte, then handles it.
-    fn plain<'a>(
-        &mut self,
-        rest: &'a [u8],
-        out: &mut Vec<CopyRow>,
-    ) -> Result<&'a [u8], CopyDecodeError> {
+    fn plain<'a>(&mut self, rest: &'a [u8], out: &mut Vec<CopyRow>) -> Result<&'a [u8], CopyDecodeError> {
         let special = |b: &u8| matches!(b, b'\t' | b'\n' | b'\\' | b'\r');
         let n = rest.iter().position(special).unwrap_or(rest.len());
         let (text, tail) = rest.split_at(n);
@@ -199,17 +191,11 @@ impl CopyTextDecoder {
         self.escape = Escape::None;
         let byte = match b {
             b'0'..=b'7' => {
-                self.escape = Escape::Octal {
-                    value: u16::from(b - b'0'),
-                    digits: 1,
-                };
+                self.escape = Escape::Octal { value: u16::from(b - b'0'), digits: 1 };
                 return;
             }
             b'x' => {
-                self.escape = Escape::Hex {
-                    value: 0,
-                    digits: 0,
-                };
+                self.escape = Escape::Hex { value: 0, digits: 0 };
                 return;
             }
             b'b' => 0x08,
@@ -225,11 +211,7 @@ impl CopyTextDecoder {
 
     fn octal_step(&mut self, value: u16, digits: u8, b: u8) -> bool {
         let consumed = matches!(b, b'0'..=b'7');
-        let value = if consumed {
-            value * 8 + u16::from(b - b'0')
-        } else {
-            value
-        };
+        let value = if consumed { value * 8 + u16::from(b - b'0') } else { value };
         let digits = digits + u8::from(consumed);
         if consumed && digits < 3 {
             self.escape = Escape::Octal { value, digits };
@@ -242,15 +224,10 @@ impl CopyTextDecoder {
     }
 
     fn hex_step(&mut self, value: u8, digits: u8, b: u8) -> bool {
-        let digit = char::from(b)
-            .to_digit(16)
-            .and_then(|d| u8::try_from(d).ok());
+        let digit = char::from(b).to_digit(16).and_then(|d| u8::try_from(d).ok());
         match digit {
             Some(d) if digits == 0 => {
-                self.escape = Escape::Hex {
-                    value: d,
-                    digits: 1,
-                };
+                self.escape = Escape::Hex { value: d, digits: 1 };
             }
             Some(d) => {
                 self.field.push(value * 16 + d);
@@ -284,9 +261,7 @@ impl CopyTextDecoder {
         if is_null {
             return Ok(None);
         }
-        String::from_utf8(bytes)
-            .map(Some)
-            .map_err(|_| self.error(CopyErrorKind::InvalidUtf8))
+        String::from_utf8(bytes).map(Some).map_err(|_| self.error(CopyErrorKind::InvalidUtf8))
     }
 
     fn end_row(&mut self, out: &mut Vec<CopyRow>) -> Result<(), CopyDecodeError> {
@@ -315,11 +290,7 @@ impl CopyTextDecoder {
             CopyErrorKind::ExtraData { expected } => expected + 1,
             _ => self.row.len() + 1,
         };
-        CopyDecodeError {
-            row: self.row_number,
-            column,
-            kind,
-        }
+        CopyDecodeError { row: self.row_number, column, kind }
     }
 }
 

@@ -30,10 +30,7 @@ fn decode_bytewise(columns: usize, data: &[u8]) -> Result<Vec<CopyRow>, CopyDeco
 fn one_field(data: &str) -> Option<String> {
     let rows = decode_all(1, format!("{data}\n").as_bytes()).expect("decodes");
     assert_eq!(rows.len(), 1);
-    rows.into_iter()
-        .next()
-        .and_then(|r| r.into_iter().next())
-        .flatten()
+    rows.into_iter().next().and_then(|r| r.into_iter().next()).flatten()
 }
 
 #[test]
@@ -162,13 +159,7 @@ fn too_many_fields() {
 fn too_few_fields() {
     let e = decode_all(3, b"a\tb\n").expect_err("missing data");
     assert_eq!((e.row, e.column), (1, 3));
-    assert_eq!(
-        e.kind,
-        CopyErrorKind::MissingData {
-            expected: 3,
-            found: 2
-        }
-    );
+    assert_eq!(e.kind, CopyErrorKind::MissingData { expected: 3, found: 2 });
 }
 
 #[test]
@@ -212,36 +203,18 @@ fn errors_are_sticky() {
 #[test]
 fn encoder_matches_server_escaping() {
     let mut out = Vec::new();
-    encode_row(
-        &[
-            s("a\tb\nc\\d\re\u{8}\u{c}\u{b}"),
-            None,
-            s(""),
-            s("\\N"),
-            s("\u{1}é"),
-        ],
-        &mut out,
-    );
-    assert_eq!(
-        out,
-        b"a\\tb\\nc\\\\d\\re\\b\\f\\v\t\\N\t\t\\\\N\t\x01\xc3\xa9\n"
-    );
+    encode_row(&[s("a\tb\nc\\d\re\u{8}\u{c}\u{b}"), None, s(""), s("\\N"), s("\u{1}é")], &mut out);
+    assert_eq!(out, b"a\\tb\\nc\\\\d\\re\\b\\f\\v\t\\N\t\t\\\\N\t\x01\xc3\xa9\n");
 }
 
 #[test]
 fn server_output_at_every_split_point() {
-    let expected: Vec<CopyRow> = SERVER_ROWS
-        .iter()
-        .map(|row| row.iter().map(|v| v.map(str::to_owned)).collect())
-        .collect();
+    let expected: Vec<CopyRow> =
+        SERVER_ROWS.iter().map(|row| row.iter().map(|v| v.map(str::to_owned)).collect()).collect();
     for split in 0..=SERVER_COPY.len() {
         let (a, b) = SERVER_COPY.split_at(split);
         let chunks = [a.to_vec(), b.to_vec()];
-        assert_eq!(
-            decode_chunks(4, &chunks),
-            Ok(expected.clone()),
-            "split {split}"
-        );
+        assert_eq!(decode_chunks(4, &chunks), Ok(expected.clone()), "split {split}");
     }
     // The encoder reproduces the server's bytes exactly.
     let mut encoded = Vec::new();
@@ -256,11 +229,7 @@ fn server_output_at_every_split_point() {
 // ---------------------------------------------------------------------------
 
 fn arb_field() -> impl Strategy<Value = Option<String>> {
-    let text = prop_oneof![
-        ".{0,8}",
-        "[\t\n\r\\\\N\u{8}\u{b}\u{c}a\u{e9}\u{1F600}]{0,8}",
-        any::<String>(),
-    ];
+    let text = prop_oneof![".{0,8}", "[\t\n\r\\\\N\u{8}\u{b}\u{c}a\u{e9}\u{1F600}]{0,8}", any::<String>(),];
     proptest::option::weighted(0.85, text)
 }
 
@@ -417,124 +386,34 @@ const SERVER_COPY: &[u8] = b"0\t.;@#\tc\x17~4l\t{1,NULL,3}\n\
 
 /// The same rows, from `json_agg` on the server.
 const SERVER_ROWS: &[[Option<&str>; 4]] = &[
-    [
-        Some("0"),
-        Some(".;@#"),
-        Some("c\u{17}~4l"),
-        Some("{1,NULL,3}"),
-    ],
+    [Some("0"), Some(".;@#"), Some("c\u{17}~4l"), Some("{1,NULL,3}")],
     [Some("1"), Some("d7'w.W"), None, None],
-    [
-        Some("2"),
-        Some("\u{b}E\u{2}m5]\u{15}"),
-        Some("w\u{e}\\\""),
-        Some("{1,NULL,3}"),
-    ],
+    [Some("2"), Some("\u{b}E\u{2}m5]\u{15}"), Some("w\u{e}\\\""), Some("{1,NULL,3}")],
     [Some("3"), Some("r.日"), Some("\u{1d}"), None],
     [Some("4"), Some("\\."), None, Some("{{1,2},{3,4}}")],
     [Some("5"), Some("P\u{2}b"), Some("4\u{f}7rBh!"), Some("{}")],
-    [
-        Some("6"),
-        Some("\u{f}\"'i \u{19}\u{1f}%"),
-        Some("i&6"),
-        Some("{}"),
-    ],
-    [
-        Some("7"),
-        Some("B\u{1f}]0"),
-        Some("\u{3}\rW8a"),
-        Some("{{1,2},{3,4}}"),
-    ],
-    [
-        Some("8"),
-        Some("ck_\u{18}/\n`"),
-        Some("r;P:P\u{1c}Q"),
-        Some("{1,NULL,3}"),
-    ],
-    [
-        Some("9"),
-        Some("cLq\u{15}"),
-        Some("B\u{12}日LS{!"),
-        Some("{}"),
-    ],
+    [Some("6"), Some("\u{f}\"'i \u{19}\u{1f}%"), Some("i&6"), Some("{}")],
+    [Some("7"), Some("B\u{1f}]0"), Some("\u{3}\rW8a"), Some("{{1,2},{3,4}}")],
+    [Some("8"), Some("ck_\u{18}/\n`"), Some("r;P:P\u{1c}Q"), Some("{1,NULL,3}")],
+    [Some("9"), Some("cLq\u{15}"), Some("B\u{12}日LS{!"), Some("{}")],
     [Some("10"), Some("i)Ibq"), Some("\\"), Some("{1,NULL,3}")],
-    [
-        Some("11"),
-        Some("L2,Ck<"),
-        Some("g\u{1}\u{1d}日4\u{1}"),
-        Some("{}"),
-    ],
-    [
-        Some("12"),
-        Some("\u{2028}r5"),
-        Some("xJ4\u{6}\u{1b}O\u{14}"),
-        None,
-    ],
-    [
-        Some("13"),
-        Some("M_L2\u{1a}fg"),
-        Some("vU!\"s"),
-        Some("{{1,2},{3,4}}"),
-    ],
+    [Some("11"), Some("L2,Ck<"), Some("g\u{1}\u{1d}日4\u{1}"), Some("{}")],
+    [Some("12"), Some("\u{2028}r5"), Some("xJ4\u{6}\u{1b}O\u{14}"), None],
+    [Some("13"), Some("M_L2\u{1a}fg"), Some("vU!\"s"), Some("{{1,2},{3,4}}")],
     [Some("14"), Some("]A6"), Some("0{z,\u{14}>v"), None],
     [Some("15"), Some(""), Some("V\u{2}"), Some("{}")],
     [Some("16"), Some("jC+#\rf"), None, Some("{}")],
     [Some("17"), Some(")q\u{f}k;"), Some("},"), Some("{}")],
-    [
-        Some("18"),
-        Some("\u{13}3-[\u{15}\u{1e}"),
-        Some("'\u{17}\t"),
-        Some("{{1,2},{3,4}}"),
-    ],
-    [
-        Some("19"),
-        Some("N"),
-        Some("X\u{e}X"),
-        Some("{{1,2},{3,4}}"),
-    ],
-    [
-        Some("20"),
-        Some("N"),
-        Some("é\u{4}<"),
-        Some("{{1,2},{3,4}}"),
-    ],
+    [Some("18"), Some("\u{13}3-[\u{15}\u{1e}"), Some("'\u{17}\t"), Some("{{1,2},{3,4}}")],
+    [Some("19"), Some("N"), Some("X\u{e}X"), Some("{{1,2},{3,4}}")],
+    [Some("20"), Some("N"), Some("é\u{4}<"), Some("{{1,2},{3,4}}")],
     [Some("21"), Some("=r"), Some("*+"), Some("{{1,2},{3,4}}")],
-    [
-        Some("22"),
-        Some("\u{c}f\u{6}M)\""),
-        Some("LK \u{7f}n"),
-        None,
-    ],
+    [Some("22"), Some("\u{c}f\u{6}M)\""), Some("LK \u{7f}n"), None],
     [Some("23"), None, Some("\\"), Some("{}")],
-    [
-        Some("24"),
-        Some("a"),
-        Some("'\u{5}Jg"),
-        Some("{{1,2},{3,4}}"),
-    ],
-    [
-        Some("25"),
-        Some("-i\u{e}7"),
-        Some("*\u{19}p\u{2}\u{8}"),
-        Some("{1,NULL,3}"),
-    ],
+    [Some("24"), Some("a"), Some("'\u{5}Jg"), Some("{{1,2},{3,4}}")],
+    [Some("25"), Some("-i\u{e}7"), Some("*\u{19}p\u{2}\u{8}"), Some("{1,NULL,3}")],
     [Some("26"), Some(""), Some("\u{10}B/o'"), None],
-    [
-        Some("27"),
-        Some("日"),
-        Some("\u{13}+<Xp\"{\u{18}"),
-        Some("{}"),
-    ],
-    [
-        Some("28"),
-        Some("}6\u{1a}p"),
-        Some("#z@"),
-        Some("{1,NULL,3}"),
-    ],
-    [
-        Some("29"),
-        Some("+😀\u{14}=>"),
-        Some("f\u{13}>ASV\u{7f}"),
-        Some("{1,NULL,3}"),
-    ],
+    [Some("27"), Some("日"), Some("\u{13}+<Xp\"{\u{18}"), Some("{}")],
+    [Some("28"), Some("}6\u{1a}p"), Some("#z@"), Some("{1,NULL,3}")],
+    [Some("29"), Some("+😀\u{14}=>"), Some("f\u{13}>ASV\u{7f}"), Some("{1,NULL,3}")],
 ];

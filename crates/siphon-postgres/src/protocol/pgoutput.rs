@@ -50,58 +50,24 @@ pub enum PgOutputMessage {
     /// `R`: description of a relation, sent before its first change.
     Relation(Relation),
     /// `Y`: description of a non-builtin data type.
-    Type {
-        xid: Option<u32>,
-        id: u32,
-        namespace: String,
-        name: String,
-    },
+    Type { xid: Option<u32>, id: u32, namespace: String, name: String },
     /// `I`: a row was inserted.
-    Insert {
-        xid: Option<u32>,
-        relation_id: u32,
-        new: TupleData,
-    },
+    Insert { xid: Option<u32>, relation_id: u32, new: TupleData },
     /// `U`: a row was updated; `old` is present when the replica identity
     /// key changed (`K`) or the replica identity is FULL (`O`).
-    Update {
-        xid: Option<u32>,
-        relation_id: u32,
-        old: Option<OldTuple>,
-        new: TupleData,
-    },
+    Update { xid: Option<u32>, relation_id: u32, old: Option<OldTuple>, new: TupleData },
     /// `D`: a row was deleted.
-    Delete {
-        xid: Option<u32>,
-        relation_id: u32,
-        old: OldTuple,
-    },
+    Delete { xid: Option<u32>, relation_id: u32, old: OldTuple },
     /// `T`: one or more relations were truncated.
-    Truncate {
-        xid: Option<u32>,
-        options: TruncateOptions,
-        relation_ids: Vec<u32>,
-    },
+    Truncate { xid: Option<u32>, options: TruncateOptions, relation_ids: Vec<u32> },
     /// `M`: a message emitted with `pg_logical_emit_message`.
-    Message {
-        xid: Option<u32>,
-        transactional: bool,
-        lsn: u64,
-        prefix: String,
-        content: Vec<u8>,
-    },
+    Message { xid: Option<u32>, transactional: bool, lsn: u64, prefix: String, content: Vec<u8> },
     /// `S`: start of a block of a streamed (in-progress) transaction.
     StreamStart { xid: u32, first_segment: bool },
     /// `E`: end of a block of a streamed transaction.
     StreamStop,
     /// `c`: commit of a streamed transaction.
-    StreamCommit {
-        xid: u32,
-        flags: u8,
-        commit_lsn: u64,
-        end_lsn: u64,
-        commit_time_micros: i64,
-    },
+    StreamCommit { xid: u32, flags: u8, commit_lsn: u64, end_lsn: u64, commit_time_micros: i64 },
     /// `A`: abort of a streamed (sub)transaction.
     StreamAbort {
         xid: u32,
@@ -357,10 +323,7 @@ fn decode_commit(r: &mut Reader<'_>) -> Result<PgOutputMessage> {
 }
 
 fn decode_origin(r: &mut Reader<'_>) -> Result<PgOutputMessage> {
-    Ok(PgOutputMessage::Origin {
-        commit_lsn: r.u64("commit LSN")?,
-        name: r.cstr("origin name")?,
-    })
+    Ok(PgOutputMessage::Origin { commit_lsn: r.u64("commit LSN")?, name: r.cstr("origin name")? })
 }
 
 fn decode_relation(r: &mut Reader<'_>, streaming: bool) -> Result<PgOutputMessage> {
@@ -376,14 +339,7 @@ fn decode_relation(r: &mut Reader<'_>, streaming: bool) -> Result<PgOutputMessag
     for index in 0..count {
         columns.push(decode_relation_column(r).map_err(|e| e.in_column(index))?);
     }
-    Ok(PgOutputMessage::Relation(Relation {
-        xid,
-        id,
-        namespace,
-        name,
-        replica_identity,
-        columns,
-    }))
+    Ok(PgOutputMessage::Relation(Relation { xid, id, namespace, name, replica_identity, columns }))
 }
 
 fn decode_replica_identity(r: &mut Reader<'_>) -> Result<ReplicaIdentity> {
@@ -420,11 +376,7 @@ fn decode_insert(r: &mut Reader<'_>, streaming: bool) -> Result<PgOutputMessage>
     let relation_id = r.u32("relation id")?;
     r.expect_marker(b'N', "'N'")?;
     let new = decode_tuple(r)?;
-    Ok(PgOutputMessage::Insert {
-        xid,
-        relation_id,
-        new,
-    })
+    Ok(PgOutputMessage::Insert { xid, relation_id, new })
 }
 
 fn decode_update(r: &mut Reader<'_>, streaming: bool) -> Result<PgOutputMessage> {
@@ -436,10 +388,7 @@ fn decode_update(r: &mut Reader<'_>, streaming: bool) -> Result<PgOutputMessage>
         b'K' => Some(OldTuple::Key(decode_tuple(r)?)),
         b'O' => Some(OldTuple::Full(decode_tuple(r)?)),
         found => {
-            let kind = DecodeErrorKind::UnexpectedTupleMarker {
-                found,
-                expected: "'K', 'O' or 'N'",
-            };
+            let kind = DecodeErrorKind::UnexpectedTupleMarker { found, expected: "'K', 'O' or 'N'" };
             return Err(r.err_back(1, field, kind));
         }
     };
@@ -447,12 +396,7 @@ fn decode_update(r: &mut Reader<'_>, streaming: bool) -> Result<PgOutputMessage>
         r.expect_marker(b'N', "'N'")?;
     }
     let new = decode_tuple(r)?;
-    Ok(PgOutputMessage::Update {
-        xid,
-        relation_id,
-        old,
-        new,
-    })
+    Ok(PgOutputMessage::Update { xid, relation_id, old, new })
 }
 
 fn decode_delete(r: &mut Reader<'_>, streaming: bool) -> Result<PgOutputMessage> {
@@ -463,18 +407,11 @@ fn decode_delete(r: &mut Reader<'_>, streaming: bool) -> Result<PgOutputMessage>
         b'K' => OldTuple::Key(decode_tuple(r)?),
         b'O' => OldTuple::Full(decode_tuple(r)?),
         found => {
-            let kind = DecodeErrorKind::UnexpectedTupleMarker {
-                found,
-                expected: "'K' or 'O'",
-            };
+            let kind = DecodeErrorKind::UnexpectedTupleMarker { found, expected: "'K' or 'O'" };
             return Err(r.err_back(1, field, kind));
         }
     };
-    Ok(PgOutputMessage::Delete {
-        xid,
-        relation_id,
-        old,
-    })
+    Ok(PgOutputMessage::Delete { xid, relation_id, old })
 }
 
 fn decode_truncate(r: &mut Reader<'_>, streaming: bool) -> Result<PgOutputMessage> {
@@ -486,15 +423,8 @@ fn decode_truncate(r: &mut Reader<'_>, streaming: bool) -> Result<PgOutputMessag
     for _ in 0..count {
         relation_ids.push(r.u32("relation id")?);
     }
-    let options = TruncateOptions {
-        cascade: bits & 1 != 0,
-        restart_identity: bits & 2 != 0,
-    };
-    Ok(PgOutputMessage::Truncate {
-        xid,
-        options,
-        relation_ids,
-    })
+    let options = TruncateOptions { cascade: bits & 1 != 0, restart_identity: bits & 2 != 0 };
+    Ok(PgOutputMessage::Truncate { xid, options, relation_ids })
 }
 
 fn decode_message(r: &mut Reader<'_>, streaming: bool) -> Result<PgOutputMessage> {
@@ -508,10 +438,7 @@ fn decode_message(r: &mut Reader<'_>, streaming: bool) -> Result<PgOutputMessage
 }
 
 fn decode_stream_start(r: &mut Reader<'_>) -> Result<PgOutputMessage> {
-    Ok(PgOutputMessage::StreamStart {
-        xid: r.u32("xid")?,
-        first_segment: r.u8("first segment flag")? != 0,
-    })
+    Ok(PgOutputMessage::StreamStart { xid: r.u32("xid")?, first_segment: r.u8("first segment flag")? != 0 })
 }
 
 fn decode_stream_commit(r: &mut Reader<'_>) -> Result<PgOutputMessage> {
@@ -530,10 +457,7 @@ fn decode_stream_abort(r: &mut Reader<'_>) -> Result<PgOutputMessage> {
     let abort = if r.remaining().is_empty() {
         None
     } else {
-        Some(StreamAbortInfo {
-            abort_lsn: r.u64("abort LSN")?,
-            abort_time_micros: r.i64("abort timestamp")?,
-        })
+        Some(StreamAbortInfo { abort_lsn: r.u64("abort LSN")?, abort_time_micros: r.i64("abort timestamp")? })
     };
     Ok(PgOutputMessage::StreamAbort { xid, subxid, abort })
 }
@@ -586,21 +510,11 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn new(buf: &'a [u8], message: &'static str) -> Self {
-        Reader {
-            buf,
-            pos: 0,
-            message,
-        }
+        Reader { buf, pos: 0, message }
     }
 
     fn err_at(&self, offset: usize, field: &'static str, kind: DecodeErrorKind) -> DecodeError {
-        DecodeError {
-            message: self.message,
-            field,
-            column: None,
-            offset,
-            kind,
-        }
+        DecodeError { message: self.message, field, column: None, offset, kind }
     }
 
     fn err(&self, field: &'static str, kind: DecodeErrorKind) -> DecodeError {
@@ -630,9 +544,7 @@ impl<'a> Reader<'a> {
 
     fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N]> {
         let rest = self.remaining();
-        let (head, _) = rest
-            .split_first_chunk::<N>()
-            .ok_or_else(|| self.truncated(field, N))?;
+        let (head, _) = rest.split_first_chunk::<N>().ok_or_else(|| self.truncated(field, N))?;
         self.pos += N;
         Ok(*head)
     }
@@ -743,50 +655,21 @@ pub fn encode(msg: &PgOutputMessage, streaming: bool) -> Vec<u8> {
             w.u8(b'O').u64(*commit_lsn).cstr(name);
         }
         PgOutputMessage::Relation(rel) => encode_relation(&mut w, rel, streaming),
-        PgOutputMessage::Type {
-            xid,
-            id,
-            namespace,
-            name,
-        } => {
-            w.u8(b'Y')
-                .xid(*xid, streaming)
-                .u32(*id)
-                .cstr(namespace)
-                .cstr(name);
+        PgOutputMessage::Type { xid, id, namespace, name } => {
+            w.u8(b'Y').xid(*xid, streaming).u32(*id).cstr(namespace).cstr(name);
         }
-        PgOutputMessage::Insert {
-            xid,
-            relation_id,
-            new,
-        } => {
-            w.u8(b'I')
-                .xid(*xid, streaming)
-                .u32(*relation_id)
-                .u8(b'N')
-                .tuple(new);
+        PgOutputMessage::Insert { xid, relation_id, new } => {
+            w.u8(b'I').xid(*xid, streaming).u32(*relation_id).u8(b'N').tuple(new);
         }
-        PgOutputMessage::Update {
-            xid,
-            relation_id,
-            old,
-            new,
-        } => encode_update(&mut w, (*xid, *relation_id), old.as_ref(), new, streaming),
-        PgOutputMessage::Delete {
-            xid,
-            relation_id,
-            old,
-        } => {
-            w.u8(b'D')
-                .xid(*xid, streaming)
-                .u32(*relation_id)
-                .old_tuple(old);
+        PgOutputMessage::Update { xid, relation_id, old, new } => {
+            encode_update(&mut w, (*xid, *relation_id), old.as_ref(), new, streaming)
         }
-        PgOutputMessage::Truncate {
-            xid,
-            options,
-            relation_ids,
-        } => encode_truncate(&mut w, *xid, *options, relation_ids, streaming),
+        PgOutputMessage::Delete { xid, relation_id, old } => {
+            w.u8(b'D').xid(*xid, streaming).u32(*relation_id).old_tuple(old);
+        }
+        PgOutputMessage::Truncate { xid, options, relation_ids } => {
+            encode_truncate(&mut w, *xid, *options, relation_ids, streaming)
+        }
         PgOutputMessage::Message { .. } => encode_message(&mut w, msg, streaming),
         other => encode_stream(&mut w, other),
     }
@@ -794,18 +677,11 @@ pub fn encode(msg: &PgOutputMessage, streaming: bool) -> Vec<u8> {
 }
 
 fn encode_begin(w: &mut Writer, b: &Begin) {
-    w.u8(b'B')
-        .u64(b.final_lsn)
-        .i64(b.commit_time_micros)
-        .u32(b.xid);
+    w.u8(b'B').u64(b.final_lsn).i64(b.commit_time_micros).u32(b.xid);
 }
 
 fn encode_commit(w: &mut Writer, c: &Commit) {
-    w.u8(b'C')
-        .u8(c.flags)
-        .u64(c.commit_lsn)
-        .u64(c.end_lsn)
-        .i64(c.commit_time_micros);
+    w.u8(b'C').u8(c.flags).u64(c.commit_lsn).u64(c.end_lsn).i64(c.commit_time_micros);
 }
 
 fn encode_relation(w: &mut Writer, rel: &Relation, streaming: bool) {
@@ -823,10 +699,7 @@ fn encode_relation(w: &mut Writer, rel: &Relation, streaming: bool) {
         .u8(identity)
         .count16(rel.columns.len());
     for col in &rel.columns {
-        w.u8(u8::from(col.is_key))
-            .cstr(&col.name)
-            .u32(col.type_oid)
-            .i32(col.type_modifier);
+        w.u8(u8::from(col.is_key)).cstr(&col.name).u32(col.type_oid).i32(col.type_modifier);
     }
 }
 
@@ -844,38 +717,17 @@ fn encode_update(
     w.u8(b'N').tuple(new);
 }
 
-fn encode_truncate(
-    w: &mut Writer,
-    xid: Option<u32>,
-    options: TruncateOptions,
-    relation_ids: &[u32],
-    streaming: bool,
-) {
+fn encode_truncate(w: &mut Writer, xid: Option<u32>, options: TruncateOptions, relation_ids: &[u32], streaming: bool) {
     let bits = u8::from(options.cascade) | (u8::from(options.restart_identity) << 1);
-    w.u8(b'T')
-        .xid(xid, streaming)
-        .len32(relation_ids.len())
-        .u8(bits);
+    w.u8(b'T').xid(xid, streaming).len32(relation_ids.len()).u8(bits);
     for id in relation_ids {
         w.u32(*id);
     }
 }
 
 fn encode_message(w: &mut Writer, msg: &PgOutputMessage, streaming: bool) {
-    if let PgOutputMessage::Message {
-        xid,
-        transactional,
-        lsn,
-        prefix,
-        content,
-    } = msg
-    {
-        w.u8(b'M')
-            .xid(*xid, streaming)
-            .u8(u8::from(*transactional))
-            .u64(*lsn)
-            .cstr(prefix)
-            .bytes32(content);
+    if let PgOutputMessage::Message { xid, transactional, lsn, prefix, content } = msg {
+        w.u8(b'M').xid(*xid, streaming).u8(u8::from(*transactional)).u64(*lsn).cstr(prefix).bytes32(content);
     }
 }
 
@@ -888,13 +740,7 @@ fn encode_stream(w: &mut Writer, msg: &PgOutputMessage) {
         PgOutputMessage::StreamStop => {
             w.u8(b'E');
         }
-        PgOutputMessage::StreamCommit {
-            xid,
-            flags,
-            commit_lsn,
-            end_lsn,
-            commit_time_micros,
-        } => {
+        PgOutputMessage::StreamCommit { xid, flags, commit_lsn, end_lsn, commit_time_micros } => {
             w.u8(b'c').u32(*xid).u8(*flags).u64(*commit_lsn);
             w.u64(*end_lsn).i64(*commit_time_micros);
         }

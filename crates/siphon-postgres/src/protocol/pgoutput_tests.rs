@@ -25,11 +25,8 @@ fn begin() {
         0, 0x02, 0x9F, 0x5A, 0x1C, 0x2B, 0x3C, 0x4D, // timestamp
         0, 0, 0x02, 0xF1, // xid 753
     ];
-    let expected = PgOutputMessage::Begin(Begin {
-        final_lsn: 0x1_6B37_4D48,
-        commit_time_micros: 0x0002_9F5A_1C2B_3C4D,
-        xid: 753,
-    });
+    let expected =
+        PgOutputMessage::Begin(Begin { final_lsn: 0x1_6B37_4D48, commit_time_micros: 0x0002_9F5A_1C2B_3C4D, xid: 753 });
     assert_eq!(ok(&buf), expected);
     assert_eq!(encode(&expected, false), buf);
 }
@@ -42,12 +39,8 @@ fn commit() {
         0, 0, 0, 0, 0, 0, 0x10, 0x28, // end LSN
         0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFE, // timestamp -2
     ];
-    let expected = PgOutputMessage::Commit(Commit {
-        flags: 0,
-        commit_lsn: 0x1000,
-        end_lsn: 0x1028,
-        commit_time_micros: -2,
-    });
+    let expected =
+        PgOutputMessage::Commit(Commit { flags: 0, commit_lsn: 0x1000, end_lsn: 0x1028, commit_time_micros: -2 });
     assert_eq!(ok(&buf), expected);
     assert_eq!(encode(&expected, false), buf);
 }
@@ -56,10 +49,7 @@ fn commit() {
 fn origin() {
     let mut buf = vec![b'O', 0, 0, 0, 0, 0, 0, 0, 7];
     buf.extend_from_slice(b"pg_16384\0");
-    let expected = PgOutputMessage::Origin {
-        commit_lsn: 7,
-        name: "pg_16384".into(),
-    };
+    let expected = PgOutputMessage::Origin { commit_lsn: 7, name: "pg_16384".into() };
     assert_eq!(ok(&buf), expected);
     assert_eq!(encode(&expected, false), buf);
 }
@@ -85,18 +75,8 @@ fn relation_value(xid: Option<u32>) -> PgOutputMessage {
         name: "accounts".into(),
         replica_identity: ReplicaIdentity::Default,
         columns: vec![
-            RelationColumn {
-                is_key: true,
-                name: "id".into(),
-                type_oid: 20,
-                type_modifier: -1,
-            },
-            RelationColumn {
-                is_key: false,
-                name: "name".into(),
-                type_oid: 1043,
-                type_modifier: 36,
-            },
+            RelationColumn { is_key: true, name: "id".into(), type_oid: 20, type_modifier: -1 },
+            RelationColumn { is_key: false, name: "name".into(), type_oid: 1043, type_modifier: 36 },
         ],
     })
 }
@@ -140,12 +120,7 @@ fn relation_streaming_has_xid() {
 fn type_message() {
     let mut buf = vec![b'Y', 0, 0, 0x41, 0x01];
     buf.extend_from_slice(b"public\0mood\0");
-    let expected = PgOutputMessage::Type {
-        xid: None,
-        id: 16641,
-        namespace: "public".into(),
-        name: "mood".into(),
-    };
+    let expected = PgOutputMessage::Type { xid: None, id: 16641, namespace: "public".into(), name: "mood".into() };
     assert_eq!(ok(&buf), expected);
     assert_eq!(encode(&expected, false), buf);
 }
@@ -161,23 +136,14 @@ fn tuple_bytes() -> Vec<u8> {
 }
 
 fn tuple_value() -> TupleData {
-    TupleData(vec![
-        text("42"),
-        TupleValue::Null,
-        TupleValue::UnchangedToast,
-        TupleValue::Binary(vec![0xDE, 0xAD, 0]),
-    ])
+    TupleData(vec![text("42"), TupleValue::Null, TupleValue::UnchangedToast, TupleValue::Binary(vec![0xDE, 0xAD, 0])])
 }
 
 #[test]
 fn insert() {
     let mut buf = vec![b'I', 0, 0, 0x40, 0x00, b'N'];
     buf.extend(tuple_bytes());
-    let expected = PgOutputMessage::Insert {
-        xid: None,
-        relation_id: 16384,
-        new: tuple_value(),
-    };
+    let expected = PgOutputMessage::Insert { xid: None, relation_id: 16384, new: tuple_value() };
     assert_eq!(ok(&buf), expected);
     assert_eq!(encode(&expected, false), buf);
 }
@@ -185,11 +151,7 @@ fn insert() {
 #[test]
 fn insert_streaming_has_xid() {
     let mut buf = vec![b'I', 0, 0, 0x03, 0xE8, 0, 0, 0x40, 0x00, b'N', 0, 0];
-    let expected = PgOutputMessage::Insert {
-        xid: Some(1000),
-        relation_id: 16384,
-        new: TupleData(vec![]),
-    };
+    let expected = PgOutputMessage::Insert { xid: Some(1000), relation_id: 16384, new: TupleData(vec![]) };
     assert_eq!(decode(&buf, true), Ok(expected.clone()));
     assert_eq!(encode(&expected, true), buf);
     // Without the streaming flag the xid is read as the relation id and the
@@ -213,22 +175,14 @@ fn insert_text_unicode() {
 fn update_without_old() {
     let mut buf = vec![b'U', 0, 0, 0, 5, b'N'];
     buf.extend(tuple_bytes());
-    let expected = PgOutputMessage::Update {
-        xid: None,
-        relation_id: 5,
-        old: None,
-        new: tuple_value(),
-    };
+    let expected = PgOutputMessage::Update { xid: None, relation_id: 5, old: None, new: tuple_value() };
     assert_eq!(ok(&buf), expected);
     assert_eq!(encode(&expected, false), buf);
 }
 
 #[test]
 fn update_with_key_and_full_old() {
-    for (marker, wrap) in [
-        (b'K', OldTuple::Key as fn(TupleData) -> OldTuple),
-        (b'O', OldTuple::Full),
-    ] {
+    for (marker, wrap) in [(b'K', OldTuple::Key as fn(TupleData) -> OldTuple), (b'O', OldTuple::Full)] {
         let mut buf = vec![b'U', 0, 0, 0, 5, marker, 0, 1, b't', 0, 0, 0, 1, b'7', b'N'];
         buf.extend(tuple_bytes());
         let expected = PgOutputMessage::Update {
@@ -247,35 +201,22 @@ fn update_old_must_be_followed_by_new() {
     let buf = [b'U', 0, 0, 0, 5, b'K', 0, 0, b'K', 0, 0];
     let e = err(&buf, false);
     assert_eq!(e.offset, 8);
-    assert!(matches!(
-        e.kind,
-        DecodeErrorKind::UnexpectedTupleMarker { found: b'K', .. }
-    ));
+    assert!(matches!(e.kind, DecodeErrorKind::UnexpectedTupleMarker { found: b'K', .. }));
     let e = err(&[b'U', 0, 0, 0, 5, b'X'], false);
     assert_eq!(e.offset, 5);
 }
 
 #[test]
 fn delete_key_and_full() {
-    for (marker, wrap) in [
-        (b'K', OldTuple::Key as fn(TupleData) -> OldTuple),
-        (b'O', OldTuple::Full),
-    ] {
+    for (marker, wrap) in [(b'K', OldTuple::Key as fn(TupleData) -> OldTuple), (b'O', OldTuple::Full)] {
         let mut buf = vec![b'D', 0, 0, 0, 9, marker];
         buf.extend(tuple_bytes());
-        let expected = PgOutputMessage::Delete {
-            xid: None,
-            relation_id: 9,
-            old: wrap(tuple_value()),
-        };
+        let expected = PgOutputMessage::Delete { xid: None, relation_id: 9, old: wrap(tuple_value()) };
         assert_eq!(ok(&buf), expected);
         assert_eq!(encode(&expected, false), buf);
     }
     let e = err(&[b'D', 0, 0, 0, 9, b'N', 0, 0], false);
-    assert!(matches!(
-        e.kind,
-        DecodeErrorKind::UnexpectedTupleMarker { found: b'N', .. }
-    ));
+    assert!(matches!(e.kind, DecodeErrorKind::UnexpectedTupleMarker { found: b'N', .. }));
 }
 
 #[test]
@@ -283,10 +224,7 @@ fn truncate() {
     let buf = [b'T', 0, 0, 0, 2, 3, 0, 0, 0x40, 0, 0, 0, 0x40, 1];
     let expected = PgOutputMessage::Truncate {
         xid: None,
-        options: TruncateOptions {
-            cascade: true,
-            restart_identity: true,
-        },
+        options: TruncateOptions { cascade: true, restart_identity: true },
         relation_ids: vec![16384, 16385],
     };
     assert_eq!(ok(&buf), expected);
@@ -312,31 +250,16 @@ fn logical_message() {
     assert_eq!(ok(&buf), expected);
     assert_eq!(encode(&expected, false), buf);
     buf[1] = 0;
-    assert!(matches!(
-        ok(&buf),
-        PgOutputMessage::Message {
-            transactional: false,
-            ..
-        }
-    ));
+    assert!(matches!(ok(&buf), PgOutputMessage::Message { transactional: false, .. }));
 }
 
 #[test]
 fn stream_start_and_stop() {
     let buf = [b'S', 0, 0, 0x02, 0x00, 1];
-    let expected = PgOutputMessage::StreamStart {
-        xid: 512,
-        first_segment: true,
-    };
+    let expected = PgOutputMessage::StreamStart { xid: 512, first_segment: true };
     assert_eq!(ok(&buf), expected);
     assert_eq!(encode(&expected, false), buf);
-    assert_eq!(
-        ok(&[b'S', 0, 0, 0x02, 0x00, 0]),
-        PgOutputMessage::StreamStart {
-            xid: 512,
-            first_segment: false
-        }
-    );
+    assert_eq!(ok(&[b'S', 0, 0, 0x02, 0x00, 0]), PgOutputMessage::StreamStart { xid: 512, first_segment: false });
     assert_eq!(ok(b"E"), PgOutputMessage::StreamStop);
     assert_eq!(decode(b"E", true), Ok(PgOutputMessage::StreamStop));
 }
@@ -349,13 +272,8 @@ fn stream_commit() {
         0, 0, 0, 0, 0, 0, 0, 0x78, // end LSN
         0, 0, 0, 0, 0, 0, 0x01, 0x00, // timestamp
     ];
-    let expected = PgOutputMessage::StreamCommit {
-        xid: 512,
-        flags: 0,
-        commit_lsn: 0x50,
-        end_lsn: 0x78,
-        commit_time_micros: 256,
-    };
+    let expected =
+        PgOutputMessage::StreamCommit { xid: 512, flags: 0, commit_lsn: 0x50, end_lsn: 0x78, commit_time_micros: 256 };
     assert_eq!(ok(&buf), expected);
     assert_eq!(encode(&expected, false), buf);
 }
@@ -363,11 +281,7 @@ fn stream_commit() {
 #[test]
 fn stream_abort_v2_and_v4() {
     let short = [b'A', 0, 0, 0x02, 0x00, 0, 0, 0x02, 0x01];
-    let expected = PgOutputMessage::StreamAbort {
-        xid: 512,
-        subxid: 513,
-        abort: None,
-    };
+    let expected = PgOutputMessage::StreamAbort { xid: 512, subxid: 513, abort: None };
     assert_eq!(ok(&short), expected);
     assert_eq!(encode(&expected, false), short);
 
@@ -376,23 +290,14 @@ fn stream_abort_v2_and_v4() {
     let expected = PgOutputMessage::StreamAbort {
         xid: 512,
         subxid: 513,
-        abort: Some(StreamAbortInfo {
-            abort_lsn: 0x99,
-            abort_time_micros: 5,
-        }),
+        abort: Some(StreamAbortInfo { abort_lsn: 0x99, abort_time_micros: 5 }),
     };
     assert_eq!(ok(&long), expected);
     assert_eq!(encode(&expected, false), long);
 
     long.truncate(short.len() + 3);
     let e = err(&long, false);
-    assert_eq!(
-        e.kind,
-        DecodeErrorKind::Truncated {
-            needed: 8,
-            remaining: 3
-        }
-    );
+    assert_eq!(e.kind, DecodeErrorKind::Truncated { needed: 8, remaining: 3 });
     assert_eq!(e.field, "abort LSN");
 }
 
@@ -404,10 +309,7 @@ fn empty_and_unknown_tag() {
     assert_eq!(e.offset, 0);
     assert_eq!(e.message, "unknown");
     // Two-phase commit messages (protocol version 3) are not supported.
-    assert_eq!(
-        err(b"b", false).kind,
-        DecodeErrorKind::UnknownMessageTag(b'b')
-    );
+    assert_eq!(err(b"b", false).kind, DecodeErrorKind::UnknownMessageTag(b'b'));
 }
 
 #[test]
@@ -416,13 +318,7 @@ fn truncated_reports_field_and_offset() {
     assert_eq!(e.message, "Begin");
     assert_eq!(e.field, "commit timestamp");
     assert_eq!(e.offset, 9);
-    assert_eq!(
-        e.kind,
-        DecodeErrorKind::Truncated {
-            needed: 8,
-            remaining: 2
-        }
-    );
+    assert_eq!(e.kind, DecodeErrorKind::Truncated { needed: 8, remaining: 2 });
     assert_eq!(
         e.to_string(),
         "invalid pgoutput Begin message at byte 9: message truncated: need 8 bytes, \
@@ -448,9 +344,7 @@ fn unknown_tuple_kind_names_column() {
 
 #[test]
 fn text_value_must_be_utf8() {
-    let buf = [
-        b'I', 0, 0, 0, 1, b'N', 0, 1, b't', 0, 0, 0, 3, b'a', 0xC3, 0x28,
-    ];
+    let buf = [b'I', 0, 0, 0, 1, b'N', 0, 1, b't', 0, 0, 0, 3, b'a', 0xC3, 0x28];
     let e = err(&buf, false);
     assert_eq!(e.kind, DecodeErrorKind::InvalidUtf8);
     assert_eq!(e.offset, 14);
@@ -476,37 +370,22 @@ fn strings_must_be_utf8_and_terminated() {
 fn huge_counts_do_not_allocate() {
     // 65535 tuple columns announced in a 10-byte message.
     let e = err(&[b'I', 0, 0, 0, 1, b'N', 0xFF, 0xFF, b'n', b'n'], false);
-    assert_eq!(
-        e.kind,
-        DecodeErrorKind::CountTooLarge {
-            count: 65535,
-            remaining: 2
-        }
-    );
+    assert_eq!(e.kind, DecodeErrorKind::CountTooLarge { count: 65535, remaining: 2 });
     // 65535 relation columns, each needing at least 10 bytes.
     let mut buf = vec![b'R', 0, 0, 0, 1, 0, 0, b'd', 0xFF, 0xFF];
     buf.extend([0; 100]);
-    assert!(matches!(
-        err(&buf, false).kind,
-        DecodeErrorKind::CountTooLarge { count: 65535, .. }
-    ));
+    assert!(matches!(err(&buf, false).kind, DecodeErrorKind::CountTooLarge { count: 65535, .. }));
     // i32::MAX truncated relations.
     let e = err(&[b'T', 0x7F, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0, 1], false);
     assert!(matches!(e.kind, DecodeErrorKind::CountTooLarge { .. }));
     // A 2 GiB text value in a short message.
-    let e = err(
-        &[b'I', 0, 0, 0, 1, b'N', 0, 1, b't', 0x7F, 0, 0, 0, b'a'],
-        false,
-    );
+    let e = err(&[b'I', 0, 0, 0, 1, b'N', 0, 1, b't', 0x7F, 0, 0, 0, b'a'], false);
     assert!(matches!(e.kind, DecodeErrorKind::Truncated { .. }));
 }
 
 #[test]
 fn negative_lengths() {
-    let e = err(
-        &[b'I', 0, 0, 0, 1, b'N', 0, 1, b't', 0xFF, 0xFF, 0xFF, 0xFF],
-        false,
-    );
+    let e = err(&[b'I', 0, 0, 0, 1, b'N', 0, 1, b't', 0xFF, 0xFF, 0xFF, 0xFF], false);
     assert_eq!(e.kind, DecodeErrorKind::NegativeLength(-1));
     assert_eq!(e.offset, 9);
     let e = err(&[b'T', 0x80, 0, 0, 0, 0], false);
@@ -558,10 +437,7 @@ fn arb_tuple() -> impl Strategy<Value = TupleData> {
 }
 
 fn arb_old() -> impl Strategy<Value = OldTuple> {
-    prop_oneof![
-        arb_tuple().prop_map(OldTuple::Key),
-        arb_tuple().prop_map(OldTuple::Full)
-    ]
+    prop_oneof![arb_tuple().prop_map(OldTuple::Key), arb_tuple().prop_map(OldTuple::Full)]
 }
 
 fn arb_identity() -> impl Strategy<Value = ReplicaIdentity> {
@@ -574,129 +450,64 @@ fn arb_identity() -> impl Strategy<Value = ReplicaIdentity> {
 }
 
 fn arb_column() -> impl Strategy<Value = RelationColumn> {
-    (any::<bool>(), arb_string(), any::<u32>(), any::<i32>()).prop_map(
-        |(is_key, name, type_oid, type_modifier)| RelationColumn {
-            is_key,
-            name,
-            type_oid,
-            type_modifier,
-        },
-    )
+    (any::<bool>(), arb_string(), any::<u32>(), any::<i32>())
+        .prop_map(|(is_key, name, type_oid, type_modifier)| RelationColumn { is_key, name, type_oid, type_modifier })
 }
 
 fn arb_relation(streaming: bool) -> impl Strategy<Value = PgOutputMessage> {
-    (
-        arb_xid(streaming),
-        any::<u32>(),
-        arb_string(),
-        arb_string(),
-        arb_identity(),
-        vec(arb_column(), 0..5),
+    (arb_xid(streaming), any::<u32>(), arb_string(), arb_string(), arb_identity(), vec(arb_column(), 0..5)).prop_map(
+        |(xid, id, namespace, name, replica_identity, columns)| {
+            PgOutputMessage::Relation(Relation { xid, id, namespace, name, replica_identity, columns })
+        },
     )
-        .prop_map(|(xid, id, namespace, name, replica_identity, columns)| {
-            PgOutputMessage::Relation(Relation {
-                xid,
-                id,
-                namespace,
-                name,
-                replica_identity,
-                columns,
-            })
-        })
 }
 
 fn arb_tx_control() -> impl Strategy<Value = PgOutputMessage> {
     prop_oneof![
         (any::<u64>(), any::<i64>(), any::<u32>()).prop_map(|(final_lsn, t, xid)| {
-            PgOutputMessage::Begin(Begin {
-                final_lsn,
-                commit_time_micros: t,
-                xid,
-            })
+            PgOutputMessage::Begin(Begin { final_lsn, commit_time_micros: t, xid })
         }),
         (any::<u8>(), any::<u64>(), any::<u64>(), any::<i64>()).prop_map(|(f, c, e, t)| {
-            PgOutputMessage::Commit(Commit {
-                flags: f,
-                commit_lsn: c,
-                end_lsn: e,
-                commit_time_micros: t,
-            })
+            PgOutputMessage::Commit(Commit { flags: f, commit_lsn: c, end_lsn: e, commit_time_micros: t })
         }),
-        (any::<u64>(), arb_string())
-            .prop_map(|(commit_lsn, name)| PgOutputMessage::Origin { commit_lsn, name }),
+        (any::<u64>(), arb_string()).prop_map(|(commit_lsn, name)| PgOutputMessage::Origin { commit_lsn, name }),
     ]
 }
 
 fn arb_stream_control() -> impl Strategy<Value = PgOutputMessage> {
-    let abort =
-        proptest::option::of(
-            (any::<u64>(), any::<i64>()).prop_map(|(l, t)| StreamAbortInfo {
-                abort_lsn: l,
-                abort_time_micros: t,
-            }),
-        );
+    let abort = proptest::option::of(
+        (any::<u64>(), any::<i64>()).prop_map(|(l, t)| StreamAbortInfo { abort_lsn: l, abort_time_micros: t }),
+    );
     prop_oneof![
-        (any::<u32>(), any::<bool>()).prop_map(|(xid, first_segment)| {
-            PgOutputMessage::StreamStart { xid, first_segment }
-        }),
+        (any::<u32>(), any::<bool>())
+            .prop_map(|(xid, first_segment)| { PgOutputMessage::StreamStart { xid, first_segment } }),
         Just(PgOutputMessage::StreamStop),
-        (
-            any::<u32>(),
-            any::<u8>(),
-            any::<u64>(),
-            any::<u64>(),
-            any::<i64>()
-        )
-            .prop_map(|(xid, flags, commit_lsn, end_lsn, t)| {
-                PgOutputMessage::StreamCommit {
-                    xid,
-                    flags,
-                    commit_lsn,
-                    end_lsn,
-                    commit_time_micros: t,
-                }
-            }),
-        (any::<u32>(), any::<u32>(), abort)
-            .prop_map(|(xid, subxid, abort)| PgOutputMessage::StreamAbort { xid, subxid, abort }),
+        (any::<u32>(), any::<u8>(), any::<u64>(), any::<u64>(), any::<i64>()).prop_map(
+            |(xid, flags, commit_lsn, end_lsn, t)| {
+                PgOutputMessage::StreamCommit { xid, flags, commit_lsn, end_lsn, commit_time_micros: t }
+            }
+        ),
+        (any::<u32>(), any::<u32>(), abort).prop_map(|(xid, subxid, abort)| PgOutputMessage::StreamAbort {
+            xid,
+            subxid,
+            abort
+        }),
     ]
 }
 
 fn arb_change(streaming: bool) -> impl Strategy<Value = PgOutputMessage> {
     let xid = arb_xid(streaming);
     prop_oneof![
-        (xid.clone(), any::<u32>(), arb_tuple()).prop_map(|(xid, relation_id, new)| {
-            PgOutputMessage::Insert {
-                xid,
-                relation_id,
-                new,
-            }
-        }),
-        (
-            xid.clone(),
-            any::<u32>(),
-            proptest::option::of(arb_old()),
-            arb_tuple()
-        )
-            .prop_map(|(xid, relation_id, old, new)| PgOutputMessage::Update {
-                xid,
-                relation_id,
-                old,
-                new,
-            }),
-        (xid.clone(), any::<u32>(), arb_old()).prop_map(|(xid, relation_id, old)| {
-            PgOutputMessage::Delete {
-                xid,
-                relation_id,
-                old,
-            }
-        }),
+        (xid.clone(), any::<u32>(), arb_tuple())
+            .prop_map(|(xid, relation_id, new)| { PgOutputMessage::Insert { xid, relation_id, new } }),
+        (xid.clone(), any::<u32>(), proptest::option::of(arb_old()), arb_tuple())
+            .prop_map(|(xid, relation_id, old, new)| PgOutputMessage::Update { xid, relation_id, old, new }),
+        (xid.clone(), any::<u32>(), arb_old())
+            .prop_map(|(xid, relation_id, old)| { PgOutputMessage::Delete { xid, relation_id, old } }),
         (xid, any::<bool>(), any::<bool>(), vec(any::<u32>(), 0..6)).prop_map(
             |(xid, cascade, restart_identity, relation_ids)| PgOutputMessage::Truncate {
                 xid,
-                options: TruncateOptions {
-                    cascade,
-                    restart_identity,
-                },
+                options: TruncateOptions { cascade, restart_identity },
                 relation_ids,
             }
         ),
@@ -707,40 +518,18 @@ fn arb_meta(streaming: bool) -> impl Strategy<Value = PgOutputMessage> {
     let xid = arb_xid(streaming);
     prop_oneof![
         arb_relation(streaming),
-        (xid.clone(), any::<u32>(), arb_string(), arb_string()).prop_map(
-            |(xid, id, namespace, name)| PgOutputMessage::Type {
-                xid,
-                id,
-                namespace,
-                name,
+        (xid.clone(), any::<u32>(), arb_string(), arb_string())
+            .prop_map(|(xid, id, namespace, name)| PgOutputMessage::Type { xid, id, namespace, name }),
+        (xid, any::<bool>(), any::<u64>(), arb_string(), vec(any::<u8>(), 0..16)).prop_map(
+            |(xid, transactional, lsn, prefix, content)| {
+                PgOutputMessage::Message { xid, transactional, lsn, prefix, content }
             }
         ),
-        (
-            xid,
-            any::<bool>(),
-            any::<u64>(),
-            arb_string(),
-            vec(any::<u8>(), 0..16)
-        )
-            .prop_map(|(xid, transactional, lsn, prefix, content)| {
-                PgOutputMessage::Message {
-                    xid,
-                    transactional,
-                    lsn,
-                    prefix,
-                    content,
-                }
-            }),
     ]
 }
 
 fn arb_message(streaming: bool) -> impl Strategy<Value = PgOutputMessage> {
-    prop_oneof![
-        arb_tx_control(),
-        arb_stream_control(),
-        arb_change(streaming),
-        arb_meta(streaming),
-    ]
+    prop_oneof![arb_tx_control(), arb_stream_control(), arb_change(streaming), arb_meta(streaming),]
 }
 
 fn arb_streaming_and_message() -> impl Strategy<Value = (bool, PgOutputMessage)> {
@@ -977,10 +766,7 @@ const SERVER_V2_STREAM: &[&str] = &[
 ];
 
 fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
-        .collect()
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect()
 }
 
 /// Decodes a capture, tracking Stream Start/Stop like a client must.
@@ -1002,34 +788,22 @@ fn decode_capture(capture: &[&str]) -> Vec<PgOutputMessage> {
 }
 
 fn tags(messages: &[PgOutputMessage]) -> String {
-    messages
-        .iter()
-        .map(|m| char::from(encode(m, false)[0]))
-        .collect()
+    messages.iter().map(|m| char::from(encode(m, false)[0])).collect()
 }
 
 #[test]
 fn server_capture_v1_text() {
     let msgs = decode_capture(SERVER_V1);
-    assert_eq!(
-        tags(&msgs),
-        "BYRIIC BUC BUC BYRIC BUC BDC BRIIC BUC BDC BRIC BRRTC BMC".replace(' ', "")
-    );
+    assert_eq!(tags(&msgs), "BYRIIC BUC BUC BYRIC BUC BDC BRIIC BUC BDC BRIC BRRTC BMC".replace(' ', ""));
     let PgOutputMessage::Relation(acct) = &msgs[2] else {
         panic!("not a relation: {:?}", msgs[2]);
     };
-    assert_eq!(
-        (acct.namespace.as_str(), acct.name.as_str()),
-        ("public", "acct")
-    );
+    assert_eq!((acct.namespace.as_str(), acct.name.as_str()), ("public", "acct"));
     assert_eq!(acct.replica_identity, ReplicaIdentity::Default);
     let names: Vec<_> = acct.columns.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["id", "name", "m", "note", "blob"]);
     assert!(acct.columns[0].is_key && !acct.columns[1].is_key);
-    assert_eq!(
-        (acct.columns[1].type_oid, acct.columns[1].type_modifier),
-        (1043, 36)
-    );
+    assert_eq!((acct.columns[1].type_oid, acct.columns[1].type_modifier), (1043, 36));
     let PgOutputMessage::Type { id, name, .. } = &msgs[1] else {
         panic!("not a type");
     };
@@ -1037,60 +811,27 @@ fn server_capture_v1_text() {
     let expected_insert = PgOutputMessage::Insert {
         xid: None,
         relation_id: acct.id,
-        new: TupleData(vec![
-            text("2"),
-            text("bob é"),
-            TupleValue::Null,
-            TupleValue::Null,
-            TupleValue::Null,
-        ]),
+        new: TupleData(vec![text("2"), text("bob é"), TupleValue::Null, TupleValue::Null, TupleValue::Null]),
     };
     assert_eq!(msgs[4], expected_insert);
     // Primary key change: old key image.
-    assert!(
-        matches!(&msgs[10], PgOutputMessage::Update { old: Some(OldTuple::Key(k)), .. }
-        if k.0[0] == text("2"))
-    );
+    assert!(matches!(&msgs[10], PgOutputMessage::Update { old: Some(OldTuple::Key(k)), .. }
+        if k.0[0] == text("2")));
     // Unchanged TOASTed column.
-    assert!(
-        matches!(&msgs[18], PgOutputMessage::Update { old: None, new, .. }
-        if new.0[3] == TupleValue::UnchangedToast)
-    );
-    assert!(matches!(
-        &msgs[21],
-        PgOutputMessage::Delete {
-            old: OldTuple::Key(_),
-            ..
-        }
-    ));
+    assert!(matches!(&msgs[18], PgOutputMessage::Update { old: None, new, .. }
+        if new.0[3] == TupleValue::UnchangedToast));
+    assert!(matches!(&msgs[21], PgOutputMessage::Delete { old: OldTuple::Key(_), .. }));
     // REPLICA IDENTITY FULL: full old rows.
-    assert!(matches!(
-        &msgs[29],
-        PgOutputMessage::Update {
-            old: Some(OldTuple::Full(_)),
-            ..
-        }
-    ));
-    assert!(matches!(
-        &msgs[32],
-        PgOutputMessage::Delete {
-            old: OldTuple::Full(_),
-            ..
-        }
-    ));
+    assert!(matches!(&msgs[29], PgOutputMessage::Update { old: Some(OldTuple::Full(_)), .. }));
+    assert!(matches!(&msgs[32], PgOutputMessage::Delete { old: OldTuple::Full(_), .. }));
     let truncate = PgOutputMessage::Truncate {
         xid: None,
-        options: TruncateOptions {
-            cascade: true,
-            restart_identity: true,
-        },
+        options: TruncateOptions { cascade: true, restart_identity: true },
         relation_ids: vec![16408, 16413],
     };
     assert_eq!(msgs[41], truncate);
-    assert!(
-        matches!(&msgs[44], PgOutputMessage::Message { transactional: true, prefix, content, .. }
-        if prefix == "siphon" && content == b"hello")
-    );
+    assert!(matches!(&msgs[44], PgOutputMessage::Message { transactional: true, prefix, content, .. }
+        if prefix == "siphon" && content == b"hello"));
 }
 
 #[test]
@@ -1102,72 +843,35 @@ fn server_capture_v1_binary() {
     assert_eq!(new.0[0], TupleValue::Binary(1i64.to_be_bytes().to_vec()));
     assert_eq!(new.0[4], TupleValue::Binary(vec![0xDE, 0xAD, 0xBE, 0xEF]));
     let last = msgs.last().expect("messages");
-    assert!(
-        matches!(last, PgOutputMessage::Message { transactional: false, content, .. }
-        if content == &[0, 0xFF])
-    );
+    assert!(matches!(last, PgOutputMessage::Message { transactional: false, content, .. }
+        if content == &[0, 0xFF]));
 }
 
 #[test]
 fn server_capture_origin() {
     let msgs = decode_capture(SERVER_ORIGIN);
     assert_eq!(tags(&msgs), "BORIC");
-    assert_eq!(
-        msgs[1],
-        PgOutputMessage::Origin {
-            commit_lsn: 0x1234,
-            name: "upstream".into()
-        }
-    );
+    assert_eq!(msgs[1], PgOutputMessage::Origin { commit_lsn: 0x1234, name: "upstream".into() });
 }
 
 #[test]
 fn server_capture_v2_streaming() {
     let msgs = decode_capture(SERVER_V2_STREAM);
-    let first = PgOutputMessage::StreamStart {
-        xid: 757,
-        first_segment: true,
-    };
+    let first = PgOutputMessage::StreamStart { xid: 757, first_segment: true };
     assert_eq!(msgs[0], first);
-    let starts = msgs
-        .iter()
-        .filter(|m| {
-            matches!(
-                m,
-                PgOutputMessage::StreamStart {
-                    xid: 757,
-                    first_segment: false
-                }
-            )
-        })
-        .count();
+    let starts =
+        msgs.iter().filter(|m| matches!(m, PgOutputMessage::StreamStart { xid: 757, first_segment: false })).count();
     assert_eq!(starts, 7);
-    let abort = PgOutputMessage::StreamAbort {
-        xid: 757,
-        subxid: 758,
-        abort: None,
-    };
+    let abort = PgOutputMessage::StreamAbort { xid: 757, subxid: 758, abort: None };
     assert!(msgs.contains(&abort));
     // Changes inside stream blocks carry the (sub)transaction xid.
     let xids: Vec<_> = msgs
         .iter()
         .filter_map(|m| match m {
-            PgOutputMessage::Insert { xid, .. } | PgOutputMessage::Message { xid, .. } => {
-                Some(*xid)
-            }
+            PgOutputMessage::Insert { xid, .. } | PgOutputMessage::Message { xid, .. } => Some(*xid),
             _ => None,
         })
         .collect();
-    assert!(
-        xids.iter().all(|x| matches!(x, Some(757 | 759))),
-        "{xids:?}"
-    );
-    assert!(matches!(
-        msgs.last(),
-        Some(PgOutputMessage::StreamCommit {
-            xid: 757,
-            flags: 0,
-            ..
-        })
-    ));
+    assert!(xids.iter().all(|x| matches!(x, Some(757 | 759))), "{xids:?}");
+    assert!(matches!(msgs.last(), Some(PgOutputMessage::StreamCommit { xid: 757, flags: 0, .. })));
 }
