@@ -7,11 +7,16 @@
 
 use std::time::Duration;
 
-use pgwire_replication::{ReplicationConfig, TlsConfig};
+use std::path::PathBuf;
+
+use pgwire_replication::ReplicationConfig;
 use siphon_core::config::Secret;
 use siphon_core::Error;
-use tokio_postgres::config::{Host, SslMode};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::config::{Host, SslMode as PqSslMode};
+use tokio_postgres::Client;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use crate::tls::{SslMode, TlsSettings};
 
 /// Startup options that fix the text form of values.
 pub const SESSION_OPTIONS: &str =
@@ -27,6 +32,8 @@ pub struct PgConnector {
     password: Secret,
     database: String,
     application_name: String,
+    tls: TlsSettings,
+    connector: MakeRustlsConnect,
 }
 
 impl std::fmt::Debug for PgConnector {
@@ -38,15 +45,18 @@ impl std::fmt::Debug for PgConnector {
 impl PgConnector {
     /// Parses `source.url`. Errors never repeat the URL (it may hold a password).
     pub fn new(url: &Secret, application_name: &str) -> Result<Self, Error> {
-        let mut config: tokio_postgres::Config = url.expose().parse().map_err(|e: tokio_postgres::Error| {
+        let (rest, tls) = split_tls_params(url.expose())?;
+        let mut config: tokio_postgres::Config = rest.parse().map_err(|e: tokio_postgres::Error| {
             Error::fatal("invalid configuration at `source.url`: not a valid PostgreSQL URL")
                 .with_detail(redact(&e.to_string(), url.expose()))
-                .with_hint("expected postgres://user:password@host:port/database")
+                .with_hint("expected postgres://user:password@host:port/database[?sslmode=...&sslrootcert=...]")
         })?;
-        if matches!(config.get_ssl_mode(), SslMode::Require) {
-            return Err(Error::fatal("invalid configuration at `source.url`: sslmode=require is not supported yet")
-                .with_hint("connect over a trusted network or a local tunnel, and use sslmode=disable or prefer"));
-        }
+        config.ssl_mode(match tls.mode {
+            SslMode::Disable => PqSslMode::Disable,
+            SslMode::Prefer => PqSslMode::Prefer,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => PqSslMode::Require,
+        });
+        let connector = MakeRustlsConnect::new(tls.client_config()?);
         let host = match config.get_hosts().first() {
             Some(Host::Tcp(h)) => h.clone(),
             #[cfg(unix)]
@@ -61,7 +71,17 @@ impl PgConnector {
         let password = Secret::new(String::from_utf8_lossy(config.get_password().unwrap_or_default()));
         let database = config.get_dbname().unwrap_or(&user).to_string();
         config.options(SESSION_OPTIONS).application_name(application_name).connect_timeout(Duration::from_secs(10));
-        Ok(PgConnector { config, host, port, user, password, database, application_name: application_name.into() })
+        Ok(PgConnector {
+            config,
+            host,
+            port,
+            user,
+            password,
+            database,
+            application_name: application_name.into(),
+            tls,
+            connector,
+        })
     }
 
     /// `user@host:port/database`, without the password.
@@ -75,7 +95,8 @@ impl PgConnector {
 
     /// An ordinary SQL session. Its connection task runs on the current runtime.
     pub async fn sql(&self) -> Result<Client, Error> {
-        let (client, connection) = self.config.connect(NoTls).await.map_err(|e| self.connect_error(e))?;
+        let (client, connection) =
+            self.config.connect(self.connector.clone()).await.map_err(|e| self.connect_error(e))?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "source SQL connection ended");
@@ -99,7 +120,7 @@ impl PgConnector {
             publication,
         )
         .with_port(self.port)
-        .with_tls(TlsConfig::disabled())
+        .with_tls(self.tls.replication())
         .with_options(SESSION_OPTIONS)
         .with_application_name(self.application_name.clone())
         .with_status_interval(Duration::from_secs(1))
@@ -108,9 +129,13 @@ impl PgConnector {
     }
 }
 
-/// Classifies a tokio-postgres error: connection problems and server shutdowns are transient.
+/// Classifies a tokio-postgres error: connection problems and server shutdowns are transient;
+/// a server certificate that fails verification is fatal (retrying cannot fix it).
 pub fn classify(e: tokio_postgres::Error, what: &str) -> Error {
-    let detail = e.as_db_error().map(|d| d.message().to_string()).unwrap_or_else(|| e.to_string());
+    let detail = e.as_db_error().map(|d| d.message().to_string()).unwrap_or_else(|| error_chain(&e));
+    if is_certificate_error(&detail) {
+        return Error::fatal(what).with_detail(detail).with_hint(CERT_HINT);
+    }
     let transient = e.is_closed()
         || e.as_db_error().is_none()
         || e.code().is_some_and(|c| {
@@ -126,8 +151,69 @@ pub fn replication_error(e: pgwire_replication::PgWireError, what: &str) -> Erro
     use pgwire_replication::PgWireError as E;
     match e {
         E::Server(msg) => Error::fatal(what.to_string()).with_detail(msg),
+        E::Tls(msg) if is_certificate_error(&msg) || msg.contains("config error") => {
+            Error::fatal(what.to_string()).with_detail(msg).with_hint(CERT_HINT)
+        }
         other => Error::transient(what.to_string()).with_detail(other.to_string()),
     }
+}
+
+const CERT_HINT: &str = "the server's TLS certificate did not verify: check sslrootcert (the CA that signed it) and, for sslmode=verify-full, that the URL's host matches the certificate";
+
+fn is_certificate_error(detail: &str) -> bool {
+    let d = detail.to_ascii_lowercase();
+    d.contains("certificate") || d.contains("unknownissuer") || d.contains("notvalidforname")
+}
+
+/// The error and its sources, joined: tokio-postgres puts the TLS cause in the source.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        parts.push(s.to_string());
+        cur = s.source();
+    }
+    parts.join(": ")
+}
+
+/// Takes `sslmode` and `sslrootcert` out of the URL (tokio-postgres knows neither
+/// `verify-ca`/`verify-full` nor `sslrootcert`); the rest is left as it was.
+fn split_tls_params(url: &str) -> Result<(String, TlsSettings), Error> {
+    let (mut mode, mut root_cert) = (SslMode::Prefer, None);
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_string(), TlsSettings::new(mode, root_cert)));
+    };
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key {
+            "sslmode" => mode = SslMode::parse(&percent_decode(value))?,
+            "sslrootcert" => root_cert = Some(PathBuf::from(percent_decode(value))),
+            _ => kept.push(pair),
+        }
+    }
+    let rest = if kept.is_empty() { base.to_string() } else { format!("{base}?{}", kept.join("&")) };
+    Ok((rest, TlsSettings::new(mode, root_cert)))
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Removes the URL (and so its password) from a message that may quote it.
@@ -144,6 +230,21 @@ mod tests {
         let c = PgConnector::new(&Secret::new("postgres://app:hunter2@db.example:6543/shop"), "t").unwrap();
         assert_eq!(c.describe(), "app@db.example:6543/shop");
         assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn tls_parameters_are_taken_out_of_the_url() {
+        let (rest, tls) =
+            split_tls_params("postgres://u:p@h/db?sslmode=verify-full&sslrootcert=%2Ftmp%2Fca.pem&connect_timeout=5")
+                .unwrap();
+        assert_eq!(rest, "postgres://u:p@h/db?connect_timeout=5");
+        assert_eq!(tls.mode, SslMode::VerifyFull);
+        assert_eq!(tls.root_cert, Some(PathBuf::from("/tmp/ca.pem")));
+        let (rest, tls) = split_tls_params("postgres://u:p@h/db").unwrap();
+        assert_eq!((rest.as_str(), tls.mode), ("postgres://u:p@h/db", SslMode::Prefer));
+        let e = PgConnector::new(&Secret::new("postgres://u:hunter2@h/db?sslmode=sometimes"), "t").unwrap_err();
+        assert!(e.to_string().contains("sslmode=\"sometimes\""), "{e}");
+        assert!(!e.to_string().contains("hunter2"));
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod protocol;
 pub mod slot;
 pub mod snapshot;
 pub mod stream;
+pub mod tls;
 
 pub use connect::PgConnector;
 pub use stream::PgStream;

@@ -92,8 +92,11 @@ pub async fn create_with_snapshot(
         .simple_query(&format!("CREATE_REPLICATION_SLOT \"{slot}\" LOGICAL pgoutput EXPORT_SNAPSHOT"))
         .await
         .map_err(|e| {
-            replication_error(e, &format!("could not create replication slot \"{slot}\""))
-                .with_hint("the role needs the REPLICATION attribute, wal_level must be logical, and max_replication_slots must have room")
+            let err = replication_error(e, &format!("could not create replication slot \"{slot}\""));
+            match err.hint {
+                Some(_) => err,
+                None => err.with_hint("the role needs the REPLICATION attribute, wal_level must be logical, and max_replication_slots must have room"),
+            }
         })?;
     let row = rows.into_iter().next().ok_or_else(|| Error::fatal("CREATE_REPLICATION_SLOT returned no row"))?;
     let text = |i: usize| row.get(i).and_then(|v| v.as_ref()).map(|b| String::from_utf8_lossy(b).into_owned());

@@ -1,0 +1,209 @@
+//! TLS to the source, against a real PostgreSQL that refuses unencrypted connections.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use siphon_testkit::{wait_for, ClusterOptions, PgCluster};
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl").args(args).current_dir(dir).output().unwrap();
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A CA and a server certificate for `localhost` signed by it; returns the directory.
+fn certificates() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new().prefix("siphon-tls-").tempdir_in("/tmp").unwrap();
+    let d = dir.path();
+    for ca in ["ca", "other-ca"] {
+        openssl(
+            d,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                &format!("{ca}.key"),
+                "-out",
+                &format!("{ca}.pem"),
+                "-days",
+                "2",
+                "-subj",
+                &format!("/CN=siphon test {ca}"),
+            ],
+        );
+    }
+    openssl(
+        d,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
+        ],
+    );
+    std::fs::write(d.join("ext"), "subjectAltName=DNS:localhost\n").unwrap();
+    openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext",
+        ],
+    );
+    // The server reads its key as the postgres user and insists on 0600.
+    for cmd in [
+        vec!["chmod", "755", "."],
+        vec!["chown", "postgres", "server.key", "server.pem"],
+        vec!["chmod", "600", "server.key"],
+    ] {
+        assert!(Command::new(cmd[0]).args(&cmd[1..]).current_dir(d).status().unwrap().success());
+    }
+    dir
+}
+
+/// A cluster that serves TLS and rejects every unencrypted TCP connection.
+fn tls_only_cluster(certs: &Path) -> PgCluster {
+    let cluster = PgCluster::start_with(ClusterOptions {
+        extra_conf: vec![
+            "ssl = on".into(),
+            format!("ssl_cert_file = '{}'", certs.join("server.pem").display()),
+            format!("ssl_key_file = '{}'", certs.join("server.key").display()),
+        ],
+        ..ClusterOptions::default()
+    });
+    let hba = cluster.data_dir().join("pg_hba.conf");
+    std::fs::write(
+        &hba,
+        "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostssl replication all 127.0.0.1/32 trust\n\
+         hostnossl all all 0.0.0.0/0 reject\nhostnossl replication all 0.0.0.0/0 reject\n",
+    )
+    .unwrap();
+    assert!(Command::new("chown").arg("postgres").arg(&hba).status().unwrap().success());
+    cluster.psql("postgres", "SELECT pg_reload_conf()");
+    cluster.create_database("app");
+    cluster.psql("app", "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'one');");
+    cluster
+}
+
+struct Run {
+    dir: tempfile::TempDir,
+    child: std::process::Child,
+}
+
+fn run_siphon(url: &str) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("siphon.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[pipeline]\nname = \"tls\"\nstate_dir = {:?}\n[source]\nkind = \"postgres\"\nurl = {url:?}\ntables = [\"public.t\"]\n[destination]\nkind = \"duckdb\"\npath = {:?}\n[flush]\ninterval_ms = 50\n",
+            dir.path().join("state"),
+            dir.path().join("r.duckdb")
+        ),
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_siphon"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .stderr(std::fs::File::create(dir.path().join("log")).unwrap())
+        .spawn()
+        .unwrap();
+    Run { dir, child }
+}
+
+impl Run {
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
+    }
+
+    fn exit_code(&mut self) -> i32 {
+        wait_for("siphon to exit", common::TIMEOUT, || self.child.try_wait().unwrap()).code().unwrap_or(-1)
+    }
+}
+
+#[test]
+fn verify_full_replicates_over_tls_and_other_modes_behave_like_libpq() {
+    let certs = certificates();
+    let cluster = tls_only_cluster(certs.path());
+    let ca = certs.path().join("ca.pem");
+    let port = cluster.port();
+
+    // verify-full against the right CA: snapshot and streaming, over TLS only (the server
+    // rejects anything else).
+    let mut run = run_siphon(&format!(
+        "postgres://postgres@localhost:{port}/app?sslmode=verify-full&sslrootcert={}",
+        ca.display()
+    ));
+    let status = run.dir.path().join("state/status.json");
+    wait_for("streaming over TLS", common::TIMEOUT, || {
+        assert!(run.child.try_wait().unwrap().is_none(), "siphon exited: {}", run.log());
+        std::fs::read_to_string(&status).ok().filter(|s| s.contains("\"streaming\"")).map(|_| ())
+    });
+    let ssl = cluster.psql("app", "SELECT count(*) FILTER (WHERE s.ssl), count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'siphon-tls'");
+    assert_eq!(ssl, "1|1", "the replication connection is encrypted");
+    cluster.psql("app", "INSERT INTO t VALUES (2, 'two')");
+    let marker =
+        common::parse_lsn(cluster.psql("app", "SELECT pg_logical_emit_message(true, 't', 's')").trim()).unwrap();
+    wait_for("the insert to be applied", common::TIMEOUT, || {
+        let st: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&status).ok()?).ok()?;
+        (common::parse_lsn(st["checkpoint_lsn"].as_str()?)? > marker).then_some(())
+    });
+    common::signal(run.child.id(), "TERM");
+    assert_eq!(run.exit_code(), 0);
+    let rows = common::duck_rows(&run.dir.path().join("r.duckdb"), "SELECT id::VARCHAR, v FROM public.t ORDER BY id");
+    assert_eq!(rows, vec![vec!["1".to_string(), "one".into()], vec!["2".into(), "two".into()]]);
+
+    // A certificate signed by another CA: fatal at once, with a hint, never retried forever.
+    let other = certs.path().join("other-ca.pem");
+    let mut run = run_siphon(&format!(
+        "postgres://postgres@localhost:{port}/app?sslmode=verify-full&sslrootcert={}",
+        other.display()
+    ));
+    assert_eq!(run.exit_code(), 1, "{}", run.log());
+    assert!(run.log().contains("sslrootcert"), "{}", run.log());
+
+    // verify-full names the host: 127.0.0.1 is not in the certificate. verify-ca checks the chain only.
+    let mut run = run_siphon(&format!(
+        "postgres://postgres@127.0.0.1:{port}/app?sslmode=verify-full&sslrootcert={}",
+        ca.display()
+    ));
+    assert_eq!(run.exit_code(), 1, "{}", run.log());
+    let mut run =
+        run_siphon(&format!("postgres://postgres@127.0.0.1:{port}/app?sslmode=verify-ca&sslrootcert={}", ca.display()));
+    wait_for("streaming with verify-ca", common::TIMEOUT, || {
+        assert!(run.child.try_wait().unwrap().is_none(), "siphon exited: {}", run.log());
+        std::fs::read_to_string(run.dir.path().join("state/status.json"))
+            .ok()
+            .filter(|s| s.contains("\"streaming\""))
+            .map(|_| ())
+    });
+    common::signal(run.child.id(), "TERM");
+    assert_eq!(run.exit_code(), 0);
+
+    // sslmode=disable really means no TLS: this server refuses it.
+    let mut run = run_siphon(&format!("postgres://postgres@localhost:{port}/app?sslmode=disable"));
+    assert_eq!(run.exit_code(), 1, "{}", run.log());
+    assert!(run.log().contains("no encryption"), "{}", run.log());
+}
