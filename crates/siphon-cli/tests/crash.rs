@@ -3,10 +3,8 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::{assert_same_rows, pg_rows, Pipeline};
-use siphon_testkit::{wait_for, PgCluster, TestDb};
+use siphon_testkit::{PgCluster, TestDb};
 
 /// Two tables whose sums a transaction keeps invariant, plus a counter that a double-applied
 /// transaction would break (each transfer increments `seq` exactly once).
@@ -122,44 +120,21 @@ fn reconnects_with_backoff_when_the_server_restarts() {
     let mut cluster = PgCluster::start();
     cluster.create_database("app");
     cluster.psql("app", "CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t VALUES (1, 1);");
-    let db_url = cluster.url("app");
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("siphon.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[pipeline]\nname = \"r\"\nstate_dir = {:?}\n[source]\nkind = \"postgres\"\nurl = {db_url:?}\ntables = [\"public.t\"]\nreconnect_max_backoff_s = 2\n[destination]\nkind = \"duckdb\"\npath = {:?}\n[flush]\ninterval_ms = 50\n",
-            dir.path().join("state"),
-            dir.path().join("r.duckdb")
-        ),
-    )
-    .unwrap();
-    let log = std::fs::File::create(dir.path().join("log")).unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_siphon"))
-        .args(["run", "--config"])
-        .arg(&config)
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let status = || std::fs::read_to_string(dir.path().join("state/status.json")).unwrap_or_default();
-    wait_for("streaming", common::TIMEOUT, || status().contains("\"streaming\"").then_some(()));
+    let p = Pipeline::for_source(
+        &cluster.url("app"),
+        &["public.t"],
+        "reconnect_max_backoff_s = 2",
+        "[flush]\ninterval_ms = 50",
+        "duckdb",
+    );
+    let mut s = p.start();
+    s.wait_status("streaming", |st| st["state"] == "streaming");
     cluster.restart();
     cluster.psql("app", "INSERT INTO t VALUES (2, 2); UPDATE t SET v = 10 WHERE id = 1;");
-    let marker = cluster.psql("app", "SELECT pg_logical_emit_message(true, 't', 'sync')");
-    let marker = common::parse_lsn(marker.trim()).unwrap();
-    let started = Instant::now();
-    wait_for("the changes made after the restart", common::TIMEOUT, || {
-        let st: serde_json::Value = serde_json::from_str(&status()).ok()?;
-        let cp = common::parse_lsn(st["checkpoint_lsn"].as_str()?)?;
-        (cp > marker).then_some(())
-    });
-    assert!(started.elapsed() < Duration::from_secs(60));
-    common::signal(child.id(), "TERM");
-    assert!(child.wait().unwrap().success());
-    let log = std::fs::read_to_string(dir.path().join("log")).unwrap();
-    assert!(log.contains("reconnecting"), "{log}");
-    let rows =
-        common::duck_rows(&dir.path().join("r.duckdb"), "SELECT id::VARCHAR, v::VARCHAR FROM public.t ORDER BY id");
+    s.wait_past(&cluster.psql("app", "SELECT pg_logical_emit_message(true, 't', 'sync')"));
+    assert!(s.stop().success());
+    assert!(p.log().contains("reconnecting"), "{}", p.log());
+    let rows = p.duck("SELECT id::VARCHAR, v::VARCHAR FROM public.t ORDER BY id");
     assert_eq!(rows, vec![vec!["1".to_string(), "10".into()], vec!["2".into(), "2".into()]]);
 }
 

@@ -140,8 +140,7 @@ fn a_table_without_a_primary_key_is_refused_with_the_fix() {
     db.psql("CREATE TABLE events (at timestamptz, what text);");
     let p = Pipeline::new(&db, &["public.events"], "");
     let mut s = p.start();
-    let status = common::wait_for_exit(&mut s);
-    assert!(!status.success());
+    assert_eq!(s.wait_exit(), 1);
     let log = p.log();
     assert!(log.contains("table public.events has no primary key"), "{log}");
     assert!(log.contains("ADD PRIMARY KEY"), "the error says how to fix it: {log}");

@@ -5,7 +5,8 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use siphon_testkit::{wait_for, ClusterOptions, PgCluster};
+use common::Pipeline;
+use siphon_testkit::{ClusterOptions, PgCluster};
 
 fn openssl(dir: &Path, args: &[&str]) {
     let out = Command::new("openssl").args(args).current_dir(dir).output().unwrap();
@@ -107,40 +108,10 @@ fn tls_only_cluster(certs: &Path) -> PgCluster {
     cluster
 }
 
-struct Run {
-    dir: tempfile::TempDir,
-    child: std::process::Child,
-}
-
-fn run_siphon(url: &str) -> Run {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("siphon.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[pipeline]\nname = \"tls\"\nstate_dir = {:?}\n[source]\nkind = \"postgres\"\nurl = {url:?}\ntables = [\"public.t\"]\n[destination]\nkind = \"duckdb\"\npath = {:?}\n[flush]\ninterval_ms = 50\n",
-            dir.path().join("state"),
-            dir.path().join("r.duckdb")
-        ),
-    )
-    .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_siphon"))
-        .args(["run", "--config"])
-        .arg(&config)
-        .stderr(std::fs::File::create(dir.path().join("log")).unwrap())
-        .spawn()
-        .unwrap();
-    Run { dir, child }
-}
-
-impl Run {
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
-    }
-
-    fn exit_code(&mut self) -> i32 {
-        wait_for("siphon to exit", common::TIMEOUT, || self.child.try_wait().unwrap()).code().unwrap_or(-1)
-    }
+fn run_siphon(url: &str) -> (Pipeline, common::Siphon) {
+    let p = Pipeline::for_source(url, &["public.t"], "", "[flush]\ninterval_ms = 50", "duckdb");
+    let s = p.start();
+    (p, s)
 }
 
 #[test]
@@ -152,58 +123,41 @@ fn verify_full_replicates_over_tls_and_other_modes_behave_like_libpq() {
 
     // verify-full against the right CA: snapshot and streaming, over TLS only (the server
     // rejects anything else).
-    let mut run = run_siphon(&format!(
+    let (p, mut s) = run_siphon(&format!(
         "postgres://postgres@localhost:{port}/app?sslmode=verify-full&sslrootcert={}",
         ca.display()
     ));
-    let status = run.dir.path().join("state/status.json");
-    wait_for("streaming over TLS", common::TIMEOUT, || {
-        assert!(run.child.try_wait().unwrap().is_none(), "siphon exited: {}", run.log());
-        std::fs::read_to_string(&status).ok().filter(|s| s.contains("\"streaming\"")).map(|_| ())
-    });
-    let ssl = cluster.psql("app", "SELECT count(*) FILTER (WHERE s.ssl), count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'siphon-tls'");
+    s.wait_status("streaming over TLS", |st| st["state"] == "streaming");
+    let ssl = cluster.psql("app", "SELECT count(*) FILTER (WHERE s.ssl), count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'siphon-test'");
     assert_eq!(ssl, "1|1", "the replication connection is encrypted");
     cluster.psql("app", "INSERT INTO t VALUES (2, 'two')");
-    let marker =
-        common::parse_lsn(cluster.psql("app", "SELECT pg_logical_emit_message(true, 't', 's')").trim()).unwrap();
-    wait_for("the insert to be applied", common::TIMEOUT, || {
-        let st: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&status).ok()?).ok()?;
-        (common::parse_lsn(st["checkpoint_lsn"].as_str()?)? > marker).then_some(())
-    });
-    common::signal(run.child.id(), "TERM");
-    assert_eq!(run.exit_code(), 0);
-    let rows = common::duck_rows(&run.dir.path().join("r.duckdb"), "SELECT id::VARCHAR, v FROM public.t ORDER BY id");
+    s.wait_past(&cluster.psql("app", "SELECT pg_logical_emit_message(true, 't', 's')"));
+    assert!(s.stop().success());
+    let rows = p.duck("SELECT id::VARCHAR, v FROM public.t ORDER BY id");
     assert_eq!(rows, vec![vec!["1".to_string(), "one".into()], vec!["2".into(), "two".into()]]);
 
     // A certificate signed by another CA: fatal at once, with a hint, never retried forever.
     let other = certs.path().join("other-ca.pem");
-    let mut run = run_siphon(&format!(
+    let (p, mut s) = run_siphon(&format!(
         "postgres://postgres@localhost:{port}/app?sslmode=verify-full&sslrootcert={}",
         other.display()
     ));
-    assert_eq!(run.exit_code(), 1, "{}", run.log());
-    assert!(run.log().contains("sslrootcert"), "{}", run.log());
+    assert_eq!(s.wait_exit(), 1, "{}", p.log());
+    assert!(p.log().contains("sslrootcert"), "{}", p.log());
 
     // verify-full names the host: 127.0.0.1 is not in the certificate. verify-ca checks the chain only.
-    let mut run = run_siphon(&format!(
+    let (p, mut s) = run_siphon(&format!(
         "postgres://postgres@127.0.0.1:{port}/app?sslmode=verify-full&sslrootcert={}",
         ca.display()
     ));
-    assert_eq!(run.exit_code(), 1, "{}", run.log());
-    let mut run =
+    assert_eq!(s.wait_exit(), 1, "{}", p.log());
+    let (_p, mut s) =
         run_siphon(&format!("postgres://postgres@127.0.0.1:{port}/app?sslmode=verify-ca&sslrootcert={}", ca.display()));
-    wait_for("streaming with verify-ca", common::TIMEOUT, || {
-        assert!(run.child.try_wait().unwrap().is_none(), "siphon exited: {}", run.log());
-        std::fs::read_to_string(run.dir.path().join("state/status.json"))
-            .ok()
-            .filter(|s| s.contains("\"streaming\""))
-            .map(|_| ())
-    });
-    common::signal(run.child.id(), "TERM");
-    assert_eq!(run.exit_code(), 0);
+    s.wait_status("streaming with verify-ca", |st| st["state"] == "streaming");
+    assert!(s.stop().success());
 
     // sslmode=disable really means no TLS: this server refuses it.
-    let mut run = run_siphon(&format!("postgres://postgres@localhost:{port}/app?sslmode=disable"));
-    assert_eq!(run.exit_code(), 1, "{}", run.log());
-    assert!(run.log().contains("no encryption"), "{}", run.log());
+    let (p, mut s) = run_siphon(&format!("postgres://postgres@localhost:{port}/app?sslmode=disable"));
+    assert_eq!(s.wait_exit(), 1, "{}", p.log());
+    assert!(p.log().contains("no encryption"), "{}", p.log());
 }

@@ -15,7 +15,6 @@ pub const TIMEOUT: Duration = Duration::from_secs(120);
 /// A pipeline's files: config, state dir, DuckDB file, log.
 pub struct Pipeline {
     pub dir: tempfile::TempDir,
-    pub name: String,
     pub config: PathBuf,
     pub duckdb: PathBuf,
 }
@@ -29,21 +28,24 @@ impl Pipeline {
     }
 
     pub fn with_destination(db: &TestDb, tables: &[&str], extra: &str, kind: &str) -> Pipeline {
+        let source = format!("slot = \"{0}\"\npublication = \"{0}\"", db.name);
+        Self::for_source(&db.url(), tables, &source, extra, kind)
+    }
+
+    /// A pipeline on any source URL; `source_extra` goes into `[source]`, `extra` after it all.
+    pub fn for_source(url: &str, tables: &[&str], source_extra: &str, extra: &str, kind: &str) -> Pipeline {
         let dir = tempfile::tempdir().unwrap();
         let duckdb = dir.path().join("replica.duckdb");
         let tables: Vec<String> = tables.iter().map(|t| format!("{t:?}")).collect();
         let path_line = if kind == "duckdb" { format!("path = {:?}", duckdb.to_str().unwrap()) } else { String::new() };
         let text = format!(
-            "[pipeline]\nname = \"test\"\nstate_dir = {:?}\n[source]\nkind = \"postgres\"\nurl = {:?}\nslot = \"{}\"\npublication = \"{}\"\ntables = [{}]\n[destination]\nkind = \"{kind}\"\n{path_line}\n{extra}\n",
+            "[pipeline]\nname = \"test\"\nstate_dir = {:?}\n[source]\nkind = \"postgres\"\nurl = {url:?}\n{source_extra}\ntables = [{}]\n[destination]\nkind = \"{kind}\"\n{path_line}\n{extra}\n",
             dir.path().join("state").to_str().unwrap(),
-            db.url(),
-            db.name,
-            db.name,
             tables.join(", "),
         );
         let config = dir.path().join("siphon.toml");
         std::fs::write(&config, text).unwrap();
-        Pipeline { dir, name: db.name.clone(), config, duckdb }
+        Pipeline { dir, config, duckdb }
     }
 
     pub fn log_path(&self) -> PathBuf {
@@ -100,12 +102,21 @@ impl Siphon {
     /// Waits until every transaction committed on `db` so far is durable in the destination:
     /// commits a logical-decoding marker and waits for the checkpoint to pass it.
     pub fn wait_synced(&mut self, db: &TestDb) {
-        let marker = db.psql("SELECT pg_logical_emit_message(true, 'siphon-test', 'sync')");
+        self.wait_past(&db.psql("SELECT pg_logical_emit_message(true, 'siphon-test', 'sync')"));
+    }
+
+    /// Waits for the checkpoint to pass `marker` (an LSN as PostgreSQL prints it).
+    pub fn wait_past(&mut self, marker: &str) {
         let marker = parse_lsn(marker.trim()).unwrap();
         wait_for("the destination checkpoint to pass the sync marker", TIMEOUT, || {
             self.assert_running();
             self.checkpoint().filter(|&c| c > marker)
         });
+    }
+
+    /// Waits for siphon to exit by itself; its exit code.
+    pub fn wait_exit(&mut self) -> i32 {
+        wait_for("siphon to exit", TIMEOUT, || self.child.try_wait().unwrap()).code().unwrap_or(-1)
     }
 
     /// Waits until the status file satisfies `f`.
@@ -190,9 +201,4 @@ pub fn assert_same_rows(actual: &[Vec<String>], expected: &[Vec<String>], what: 
             expected.get(i)
         );
     }
-}
-
-/// Waits for siphon to exit by itself.
-pub fn wait_for_exit(s: &mut Siphon) -> ExitStatus {
-    wait_for("siphon to exit", TIMEOUT, || s.child.try_wait().unwrap())
 }
