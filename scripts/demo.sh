@@ -48,6 +48,9 @@ path = "$run/replica.duckdb"
 
 [flush]
 interval_ms = 500
+
+[control]
+listen = "127.0.0.1:0"   # any free port; siphon query finds it in state_dir/control.json
 TOML
 
 say "siphon run (snapshot, then streaming); log in demo-run/siphon.log"
@@ -82,6 +85,9 @@ until cp=$(grep -o '"checkpoint_lsn": "[^"]*"' "$run/state/status.json" | cut -d
 done
 "$SIPHON" status --config "$run/siphon.toml"
 
+say "querying the replica while siphon runs (siphon query goes through the daemon)"
+"$SIPHON" query --config "$run/siphon.toml" "SELECT status, count(*) AS orders FROM public.orders GROUP BY status ORDER BY status"
+
 say "stopping siphon (SIGTERM: flush, checkpoint, exit 0)"
 kill -TERM "$(cat "$run/siphon.pid")"
 while kill -0 "$(cat "$run/siphon.pid")" 2>/dev/null; do sleep 0.1; done
@@ -95,7 +101,7 @@ say "source and replica side by side"
 compare() { # compare LABEL SQL-over-TABLE TABLE
   local src dst
   src=$(pg_psql "$run/pg" "$port" shop -Atc "${2//TABLE/$3}" | tr '|' ' ')
-  dst=$("$SIPHON" query --config "$run/siphon.toml" --format csv "${2//TABLE/public.$3}" | tail -n 1 | tr ',' ' ')
+  dst=$("$SIPHON" query --config "$run/siphon.toml" --format csv "${2//TABLE/public.$3}" | tail -n 1 | tr -d '\r' | tr ',' ' ')
   printf '%-10s source:  %s\n%-10s replica: %s\n' "$1" "$src" "" "$dst"
   [ "$src" = "$dst" ]
 }

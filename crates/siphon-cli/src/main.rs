@@ -7,7 +7,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use std::time::Duration;
+
 use siphon_core::config::Config;
+use siphon_duckdb::query::{QueryLimits, QueryService, TextResult};
 
 #[derive(Parser)]
 #[command(name = "siphon", version, about = "Change-data-capture replication from PostgreSQL into DuckDB")]
@@ -29,7 +32,7 @@ enum Command {
         #[arg(short, long, default_value = "siphon.toml")]
         config: PathBuf,
     },
-    /// Run a read-only SQL query on the replica (while no `siphon run` holds the file).
+    /// Run a read-only SQL query on the replica: through the running daemon, or on the file.
     Query {
         #[arg(short, long, default_value = "siphon.toml")]
         config: PathBuf,
@@ -38,6 +41,12 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// Most rows to return.
+        #[arg(long, default_value_t = 10_000)]
+        max_rows: usize,
+        /// Cancel the query after this many milliseconds.
+        #[arg(long, default_value_t = 30_000)]
+        timeout_ms: u64,
     },
     /// Show the pipeline's state and checkpoint (from its state directory).
     Status {
@@ -62,7 +71,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run { config } => load(&config).and_then(run),
         Command::Check { config } => load(&config).map(|c| println!("configuration is valid\n{c:#?}")),
-        Command::Query { config, sql, format } => load(&config).and_then(|c| query(&c, &sql, format)),
+        Command::Query { config, sql, format, max_rows, timeout_ms } => load(&config).and_then(|c| {
+            query(&c, &sql, format, QueryLimits { max_rows, timeout: Duration::from_millis(timeout_ms) })
+        }),
         Command::Status { config, json } => load(&config).and_then(|c| status(&c, json)),
     };
     match result {
@@ -133,13 +144,72 @@ fn status(config: &Config, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn query(config: &Config, sql: &str, format: Format) -> anyhow::Result<()> {
-    let path = config
-        .destination
-        .path
-        .as_ref()
-        .ok_or_else(|| anyhow::anyhow!("destination.kind = \"null\" keeps no rows to query"))?;
-    let result = siphon_duckdb::query::query_file(path, sql).map_err(|e| anyhow::anyhow!("{e}"))?;
+fn query(config: &Config, sql: &str, format: Format, limits: QueryLimits) -> anyhow::Result<()> {
+    let result = match daemon(config) {
+        Some(daemon) => query_daemon(&daemon, sql, limits)?,
+        None => {
+            let path = config
+                .destination
+                .path
+                .as_ref()
+                .ok_or_else(|| anyhow::anyhow!("destination.kind = \"null\" keeps no rows to query"))?;
+            QueryService::open_file(path).and_then(|q| q.query(sql, limits)).map_err(|e| anyhow::anyhow!("{e}"))?
+        }
+    };
+    print_result(&result, format)?;
+    if result.truncated {
+        eprintln!("siphon: output truncated at {} rows (--max-rows)", limits.max_rows);
+    }
+    Ok(())
+}
+
+/// A running daemon for this config: its address (from state_dir/control.json) and token.
+struct Daemon {
+    listen: String,
+    token: String,
+}
+
+fn daemon(config: &Config) -> Option<Daemon> {
+    let dir = &config.pipeline.state_dir;
+    let info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("control.json")).ok()?).ok()?;
+    let pid = info["pid"].as_u64()?;
+    if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        return None;
+    }
+    let token = match &config.control.token {
+        Some(t) => t.expose().to_string(),
+        None => std::fs::read_to_string(dir.join("control.token")).ok()?.trim().to_string(),
+    };
+    Some(Daemon { listen: info["listen"].as_str()?.to_string(), token })
+}
+
+fn query_daemon(daemon: &Daemon, sql: &str, limits: QueryLimits) -> anyhow::Result<TextResult> {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let body =
+        serde_json::json!({ "sql": sql, "max_rows": limits.max_rows, "timeout_ms": limits.timeout.as_millis() as u64 });
+    let mut response = agent
+        .post(&format!("http://{}/v1/query", daemon.listen))
+        .header("Authorization", &format!("Bearer {}", daemon.token))
+        .send_json(&body)
+        .map_err(|e| anyhow::anyhow!("could not reach the running siphon at {}: {e}", daemon.listen))?;
+    let status = response.status();
+    let value: serde_json::Value = response.body_mut().read_json()?;
+    if !status.is_success() {
+        let text = |k: &str| value[k].as_str().map(str::to_string);
+        let mut msg = text("error").unwrap_or_else(|| format!("the daemon answered {status}"));
+        if let Some(d) = text("detail") {
+            msg.push_str(&format!("\n  detail: {d}"));
+        }
+        if let Some(h) = text("hint") {
+            msg.push_str(&format!("\n  hint: {h}"));
+        }
+        anyhow::bail!(msg);
+    }
+    Ok(serde_json::from_value(value)?)
+}
+
+fn print_result(result: &TextResult, format: Format) -> anyhow::Result<()> {
     let cell = |v: &Option<String>| v.clone().unwrap_or_else(|| "NULL".into());
     match format {
         Format::Json => {
@@ -154,15 +224,7 @@ fn query(config: &Config, sql: &str, format: Format) -> anyhow::Result<()> {
                 .collect();
             println!("{}", serde_json::to_string_pretty(&rows)?);
         }
-        Format::Csv => {
-            println!("{}", result.columns.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(","));
-            for r in &result.rows {
-                println!(
-                    "{}",
-                    r.iter().map(|v| v.as_deref().map(csv_field).unwrap_or_default()).collect::<Vec<_>>().join(",")
-                );
-            }
-        }
+        Format::Csv => print!("{}", result.to_csv()),
         Format::Table => {
             let widths: Vec<usize> = (0..result.columns.len())
                 .map(|i| {
@@ -187,12 +249,4 @@ fn query(config: &Config, sql: &str, format: Format) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-fn csv_field(v: &str) -> String {
-    if v.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", v.replace('"', "\"\""))
-    } else {
-        v.to_string()
-    }
 }

@@ -13,6 +13,8 @@ tables = ["public.orders"]
 [destination]
 kind = "duckdb"
 path = "replica.duckdb"
+[control]
+listen = "127.0.0.1:0"
 "#;
 
 /// Runs `siphon <verb> --config <file with text>`; returns (success, stderr + stdout).

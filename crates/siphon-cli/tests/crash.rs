@@ -6,27 +6,6 @@ mod common;
 use common::{assert_same_rows, pg_rows, Pipeline};
 use siphon_testkit::{PgCluster, TestDb};
 
-/// Two tables whose sums a transaction keeps invariant, plus a counter that a double-applied
-/// transaction would break (each transfer increments `seq` exactly once).
-const BANK: &str = "CREATE TABLE accounts (id int PRIMARY KEY, balance bigint NOT NULL);
-                    CREATE TABLE ledger (id bigserial PRIMARY KEY, account int, delta bigint);
-                    CREATE TABLE seq (id int PRIMARY KEY, n bigint);
-                    INSERT INTO accounts SELECT i, 1000 FROM generate_series(1, 50) i;
-                    INSERT INTO seq VALUES (1, 0);";
-
-/// A transfer: moves `amount` between two accounts, records both legs, bumps the counter.
-fn transfers(n: usize, from: usize) -> String {
-    (from..from + n)
-        .map(|i| {
-            let (a, b, amt) = (i % 50 + 1, (i * 7) % 50 + 1, i % 13 + 1);
-            format!(
-                "BEGIN; UPDATE accounts SET balance = balance - {amt} WHERE id = {a}; UPDATE accounts SET balance = balance + {amt} WHERE id = {b};
-                 INSERT INTO ledger (account, delta) VALUES ({a}, -{amt}), ({b}, {amt}); UPDATE seq SET n = n + 1; COMMIT;\n"
-            )
-        })
-        .collect()
-}
-
 fn bank_pg(db: &TestDb) -> Vec<Vec<String>> {
     let mut rows = pg_rows(db, "SELECT 'a', id, balance FROM accounts ORDER BY id");
     rows.extend(pg_rows(db, "SELECT 'l', id, account, delta FROM ledger ORDER BY id"));
@@ -56,7 +35,7 @@ fn assert_consistent_prefix(p: &Pipeline) {
 #[test]
 fn kill_9_during_streaming_loses_nothing_and_duplicates_nothing() {
     let db = TestDb::new("kill_stream");
-    db.psql(BANK);
+    db.psql(common::BANK);
     let p = Pipeline::new(
         &db,
         &["public.accounts", "public.ledger", "public.seq"],
@@ -69,7 +48,7 @@ fn kill_9_during_streaming_loses_nothing_and_duplicates_nothing() {
         let cluster = db.cluster;
         std::thread::spawn(move || {
             for round in 0..20 {
-                cluster.psql(&url_db, &transfers(50, round * 50));
+                cluster.psql(&url_db, &common::transfers(50, round * 50));
             }
         })
     };

@@ -37,6 +37,32 @@ pub struct Config {
     pub destination: DestinationConfig,
     #[serde(default)]
     pub flush: FlushConfig,
+    #[serde(default)]
+    pub control: ControlConfig,
+}
+
+/// The daemon's control API (HTTP): status, read-only queries. Every request needs the token.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlConfig {
+    /// `host:port` to listen on. Loopback by default; port 0 picks a free port (the address is
+    /// written to `state_dir/control.json` for the CLI).
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Bearer token required on every request. When unset, siphon generates one at first start
+    /// and keeps it in `state_dir/control.token` (mode 0600), where the CLI finds it.
+    #[serde(default)]
+    pub token: Option<Secret>,
+}
+
+impl Default for ControlConfig {
+    fn default() -> Self {
+        ControlConfig { listen: default_listen(), token: None }
+    }
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:7320".into()
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -255,6 +281,18 @@ impl Config {
                 format!("expected at least 16, found {}", self.destination.memory_limit_mib),
             ));
         }
+        if self.control.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(ConfigError::new(
+                "control.listen",
+                format!("expected an address and port such as \"127.0.0.1:7320\", found {:?}", self.control.listen),
+            ));
+        }
+        if self.control.token.as_ref().is_some_and(|t| t.expose().len() < 16) {
+            return Err(ConfigError::new(
+                "control.token",
+                "expected at least 16 characters (or leave it unset to have one generated)",
+            ));
+        }
         positive("flush.interval_ms", self.flush.interval_ms as usize)?;
         positive("flush.max_rows", self.flush.max_rows)?;
         positive("flush.max_bytes", self.flush.max_bytes)?;
@@ -437,6 +475,17 @@ interval_ms = 1000
         for text in [include_str!("../../../examples/siphon.toml"), include_str!("../../../examples/null.toml")] {
             Config::parse(text, &env).unwrap();
         }
+    }
+
+    #[test]
+    fn control_defaults_to_loopback_and_checks_its_keys() {
+        let c = Config::parse(GOOD, &env).unwrap();
+        assert_eq!(c.control.listen, "127.0.0.1:7320");
+        let e = err(&format!("{GOOD}[control]\nlisten = \"localhost\"\n"));
+        assert_eq!(e.path, "control.listen");
+        let e = err(&format!("{GOOD}[control]\ntoken = \"short\"\n"));
+        assert_eq!(e.path, "control.token");
+        assert!(!e.to_string().contains("short"), "the token is not echoed");
     }
 
     #[test]

@@ -111,6 +111,11 @@ impl DuckDbDestination {
         &self.path
     }
 
+    /// A read-only query service on this destination's database (a second connection).
+    pub fn query_service(&self) -> Result<query::QueryService, DestinationError> {
+        query::QueryService::attached(&self.conn)
+    }
+
     fn begin(&mut self) -> Result<(), DestinationError> {
         if !self.in_transaction {
             self.conn.execute_batch("BEGIN TRANSACTION").map_err(db_err("BEGIN"))?;

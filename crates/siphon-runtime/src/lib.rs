@@ -3,6 +3,7 @@
 //! *Architecture invariant*: only this crate advances a checkpoint. Sources produce events and
 //! confirm positions when told; destinations apply and commit when told.
 
+pub mod control;
 pub mod null_destination;
 pub mod pipeline;
 pub mod state_dir;

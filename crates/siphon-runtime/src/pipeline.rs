@@ -62,6 +62,7 @@ use siphon_core::config::{Config, DestinationKind};
 use siphon_core::destination::{Checkpoint, Destination};
 use siphon_core::schema::{TableName, TableSchema};
 use siphon_core::{Error, Lsn};
+use siphon_duckdb::query::QueryService;
 use siphon_duckdb::{DuckDbDestination, DuckDbOptions};
 use siphon_postgres::{catalog, slot, snapshot, PgConnector, PgStream};
 use tokio::sync::watch;
@@ -78,7 +79,8 @@ const CAUGHT_UP_QUIET: Duration = Duration::from_millis(20);
 pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<(), Error> {
     let state_dir = StateDir::open(&config.pipeline.state_dir)?;
     let connector = PgConnector::new(&config.source.url, &format!("siphon-{}", config.pipeline.name))?;
-    let destination = open_destination(&config, &state_dir)?;
+    let (destination, queries) = open_destination(&config, &state_dir)?;
+    crate::control::start(&config, state_dir.path(), queries).await?;
     tracing::info!(pipeline = %config.pipeline.name, source = %connector.describe(), destination = %destination.describe(), "pipeline starting");
     let mut pipeline =
         Pipeline { status: Status::new(&config.pipeline.name), config, connector, destination, state_dir };
@@ -116,17 +118,22 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
     }
 }
 
-fn open_destination(config: &Config, state_dir: &StateDir) -> Result<Box<dyn Destination>, Error> {
+/// The destination, and a read-only query service on it when it keeps rows.
+type OpenedDestination = (Box<dyn Destination>, Option<Arc<QueryService>>);
+
+fn open_destination(config: &Config, state_dir: &StateDir) -> Result<OpenedDestination, Error> {
     Ok(match config.destination.kind {
-        DestinationKind::Null => Box::new(NullDestination::new(state_dir.path())),
+        DestinationKind::Null => (Box::new(NullDestination::new(state_dir.path())), None),
         DestinationKind::Duckdb => {
             let temp_dir = state_dir.path().join("duckdb-spill");
-            Box::new(DuckDbDestination::open(&DuckDbOptions {
+            let duckdb = DuckDbDestination::open(&DuckDbOptions {
                 path: config.destination.path.clone().unwrap_or_default(),
                 pipeline: config.pipeline.name.clone(),
                 memory_limit_mib: config.destination.memory_limit_mib,
                 temp_dir,
-            })?)
+            })?;
+            let queries = Arc::new(duckdb.query_service()?);
+            (Box::new(duckdb), Some(queries))
         }
     })
 }

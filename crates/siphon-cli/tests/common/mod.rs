@@ -43,6 +43,9 @@ impl Pipeline {
             dir.path().join("state").to_str().unwrap(),
             tables.join(", "),
         );
+        // Tests run in parallel: each daemon's control API on a free port.
+        let text =
+            if extra.contains("[control]") { text } else { format!("{text}[control]\nlisten = \"127.0.0.1:0\"\n") };
         let config = dir.path().join("siphon.toml");
         std::fs::write(&config, text).unwrap();
         Pipeline { dir, config, duckdb }
@@ -201,4 +204,25 @@ pub fn assert_same_rows(actual: &[Vec<String>], expected: &[Vec<String>], what: 
             expected.get(i)
         );
     }
+}
+
+/// Two tables whose sums a transaction keeps invariant, plus a counter that a double-applied
+/// transaction would break (each transfer increments `seq` exactly once).
+pub const BANK: &str = "CREATE TABLE accounts (id int PRIMARY KEY, balance bigint NOT NULL);
+                    CREATE TABLE ledger (id bigserial PRIMARY KEY, account int, delta bigint);
+                    CREATE TABLE seq (id int PRIMARY KEY, n bigint);
+                    INSERT INTO accounts SELECT i, 1000 FROM generate_series(1, 50) i;
+                    INSERT INTO seq VALUES (1, 0);";
+
+/// A transfer: moves `amount` between two accounts, records both legs, bumps the counter.
+pub fn transfers(n: usize, from: usize) -> String {
+    (from..from + n)
+        .map(|i| {
+            let (a, b, amt) = (i % 50 + 1, (i * 7) % 50 + 1, i % 13 + 1);
+            format!(
+                "BEGIN; UPDATE accounts SET balance = balance - {amt} WHERE id = {a}; UPDATE accounts SET balance = balance + {amt} WHERE id = {b};
+                 INSERT INTO ledger (account, delta) VALUES ({a}, -{amt}), ({b}, {amt}); UPDATE seq SET n = n + 1; COMMIT;\n"
+            )
+        })
+        .collect()
 }

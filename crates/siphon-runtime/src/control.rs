@@ -1,0 +1,171 @@
+//! The control API: HTTP on `control.listen` (loopback by default), every request authorized
+//! with `Authorization: Bearer <token>`.
+//!
+//! | method and path   | what                                                                |
+//! |-------------------|---------------------------------------------------------------------|
+//! | `GET /v1/status`  | the pipeline's status (the same JSON as `state_dir/status.json`)    |
+//! | `POST /v1/query`  | a read-only SQL query on the replica: body `{"sql": "...", "max_rows": 10000, "timeout_ms": 30000}`; JSON `{"columns", "rows", "truncated"}`, or CSV with `?format=csv` |
+//!
+//! The token is `control.token`, or one generated at first start into `state_dir/control.token`
+//! (mode 0600). The bound address and the pid go to `state_dir/control.json`, where the CLI finds
+//! the daemon. Errors are JSON `{"error", "detail", "hint"}`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use siphon_core::config::{Config, Secret};
+use siphon_core::Error;
+use siphon_duckdb::query::{QueryLimits, QueryService};
+
+use crate::state_dir::write_atomic;
+
+struct ControlState {
+    token: Secret,
+    queries: Option<Arc<QueryService>>,
+    state_dir: PathBuf,
+}
+
+/// Binds `control.listen` and serves the API on the current runtime until the process ends.
+pub async fn start(config: &Config, state_dir: &Path, queries: Option<Arc<QueryService>>) -> Result<SocketAddr, Error> {
+    let token = match &config.control.token {
+        Some(t) => t.clone(),
+        None => load_or_create_token(state_dir)?,
+    };
+    let listener = tokio::net::TcpListener::bind(&config.control.listen).await.map_err(|e| {
+        Error::fatal(format!("could not listen on control.listen = {}", config.control.listen))
+            .with_detail(e.to_string())
+            .with_hint("another process (another pipeline?) uses that port: give each pipeline its own control.listen, or port 0 for any free port")
+    })?;
+    let addr = listener.local_addr().map_err(|e| Error::fatal("control API").with_detail(e.to_string()))?;
+    let info = serde_json::json!({ "listen": addr.to_string(), "pid": std::process::id() });
+    write_atomic(&state_dir.join("control.json"), info.to_string().as_bytes())
+        .map_err(|e| Error::fatal("could not write control.json").with_detail(e.to_string()))?;
+    let state = Arc::new(ControlState { token, queries, state_dir: state_dir.to_path_buf() });
+    let app = Router::new().route("/v1/status", get(status)).route("/v1/query", post(query)).with_state(state);
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "control API stopped");
+        }
+    });
+    tracing::info!(listen = %addr, "control API listening");
+    Ok(addr)
+}
+
+/// The token in `state_dir/control.token`, created (random, mode 0600) if missing.
+fn load_or_create_token(state_dir: &Path) -> Result<Secret, Error> {
+    let path = state_dir.join("control.token");
+    if let Ok(t) = std::fs::read_to_string(&path) {
+        if t.trim().len() >= 16 {
+            return Ok(Secret::new(t.trim()));
+        }
+    }
+    let mut bytes = [0u8; 24];
+    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom").map_err(io_err)?, &mut bytes).map_err(io_err)?;
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f =
+        std::fs::OpenOptions::new().create(true).write(true).truncate(true).mode(0o600).open(&path).map_err(io_err)?;
+    f.write_all(token.as_bytes()).and_then(|_| f.sync_all()).map_err(io_err)?;
+    Ok(Secret::new(token))
+}
+
+fn io_err(e: std::io::Error) -> Error {
+    Error::fatal("could not create the control token in state_dir").with_detail(e.to_string())
+}
+
+/// `None` when the request carries the token; otherwise the 401 response.
+fn refused(state: &ControlState, headers: &HeaderMap) -> Option<Response> {
+    let presented =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    match presented {
+        Some(t) if constant_time_eq(t.as_bytes(), state.token.expose().as_bytes()) => None,
+        _ => Some(error_response(
+            StatusCode::UNAUTHORIZED,
+            &Error::fatal("missing or wrong token")
+                .with_hint("send Authorization: Bearer <token> (control.token, or state_dir/control.token)"),
+        )),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn error_response(code: StatusCode, e: &Error) -> Response {
+    (code, Json(serde_json::json!({ "error": e.message, "detail": e.detail, "hint": e.hint }))).into_response()
+}
+
+async fn status(State(state): State<Arc<ControlState>>, headers: HeaderMap) -> Response {
+    if let Some(r) = refused(&state, &headers) {
+        return r;
+    }
+    match std::fs::read_to_string(state.state_dir.join("status.json")) {
+        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(e) => {
+            error_response(StatusCode::SERVICE_UNAVAILABLE, &Error::fatal("no status yet").with_detail(e.to_string()))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QueryRequest {
+    sql: String,
+    max_rows: Option<usize>,
+    timeout_ms: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct QueryParams {
+    format: Option<String>,
+}
+
+async fn query(
+    State(state): State<Arc<ControlState>>,
+    headers: HeaderMap,
+    Query(params): Query<QueryParams>,
+    body: Result<Json<QueryRequest>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    if let Some(r) = refused(&state, &headers) {
+        return r;
+    }
+    let Json(req) = match body {
+        Ok(b) => b,
+        Err(e) => {
+            let err = Error::fatal("invalid query request")
+                .with_detail(e.body_text())
+                .with_hint(r#"send {"sql": "SELECT ...", "max_rows": 10000, "timeout_ms": 30000}"#);
+            return error_response(StatusCode::BAD_REQUEST, &err);
+        }
+    };
+    let Some(service) = state.queries.clone() else {
+        let err = Error::fatal("this pipeline keeps no rows to query").with_detail("destination.kind = \"null\"");
+        return error_response(StatusCode::CONFLICT, &err);
+    };
+    let defaults = QueryLimits::default();
+    let limits = QueryLimits {
+        max_rows: req.max_rows.unwrap_or(defaults.max_rows),
+        timeout: req.timeout_ms.map(Duration::from_millis).unwrap_or(defaults.timeout),
+    };
+    let result = tokio::task::spawn_blocking(move || service.query(&req.sql, limits)).await;
+    match result {
+        Ok(Ok(r)) if params.format.as_deref() == Some("csv") => {
+            ([(header::CONTENT_TYPE, "text/csv")], r.to_csv()).into_response()
+        }
+        Ok(Ok(r)) => Json(r).into_response(),
+        Ok(Err(e)) => error_response(StatusCode::BAD_REQUEST, &e),
+        Err(e) => error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &Error::fatal("the query task failed").with_detail(e.to_string()),
+        ),
+    }
+}
