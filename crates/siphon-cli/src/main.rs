@@ -48,6 +48,17 @@ enum Command {
         #[arg(long, default_value_t = 30_000)]
         timeout_ms: u64,
     },
+    /// Pause: flush, checkpoint, close the replication connection (the slot becomes inactive).
+    /// Survives restarts. Without a running daemon, the pipeline will start paused.
+    Pause {
+        #[arg(short, long, default_value = "siphon.toml")]
+        config: PathBuf,
+    },
+    /// Resume a paused pipeline.
+    Resume {
+        #[arg(short, long, default_value = "siphon.toml")]
+        config: PathBuf,
+    },
     /// Show the pipeline's state and checkpoint (from its state directory).
     Status {
         #[arg(short, long, default_value = "siphon.toml")]
@@ -74,6 +85,8 @@ fn main() -> ExitCode {
         Command::Query { config, sql, format, max_rows, timeout_ms } => load(&config).and_then(|c| {
             query(&c, &sql, format, QueryLimits { max_rows, timeout: Duration::from_millis(timeout_ms) })
         }),
+        Command::Pause { config } => load(&config).and_then(|c| set_paused(&c, true)),
+        Command::Resume { config } => load(&config).and_then(|c| set_paused(&c, false)),
         Command::Status { config, json } => load(&config).and_then(|c| status(&c, json)),
     };
     match result {
@@ -119,19 +132,33 @@ async fn wait_for_signal() {
 }
 
 fn status(config: &Config, json: bool) -> anyhow::Result<()> {
-    let path = config.pipeline.state_dir.join("status.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        anyhow::anyhow!(
-            "no status for pipeline {} at {}: {e}\n  hint: has `siphon run` been started with this config?",
-            config.pipeline.name,
-            path.display()
-        )
-    })?;
+    let v = match daemon(config) {
+        Some(d) => daemon_request(&d, "GET", "/v1/status", None)?,
+        None => {
+            let path = config.pipeline.state_dir.join("status.json");
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                anyhow::anyhow!(
+                    "no status for pipeline {} at {}: {e}\n  hint: has `siphon run` been started with this config?",
+                    config.pipeline.name,
+                    path.display()
+                )
+            })?;
+            let mut v: serde_json::Value = serde_json::from_str(&text)?;
+            if v["state"] != "stopped" && v["state"] != "failed" {
+                v["state"] = serde_json::json!(format!("not running (last: {})", v["state"].as_str().unwrap_or("?")));
+            }
+            v
+        }
+    };
     if json {
-        println!("{text}");
-        return Ok(());
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        print_status(&v);
     }
-    let v: serde_json::Value = serde_json::from_str(&text)?;
+    Ok(())
+}
+
+fn print_status(v: &serde_json::Value) {
     let field = |k: &str| v.get(k).map(|x| x.to_string().trim_matches('"').to_string()).unwrap_or_default();
     println!("pipeline    {}", field("pipeline"));
     println!("state       {}", field("state"));
@@ -140,6 +167,22 @@ fn status(config: &Config, json: bool) -> anyhow::Result<()> {
     println!("streamed    {} changes in {} commits", field("changes_applied"), field("commits"));
     if let Some(e) = v.get("last_error").and_then(|e| e.as_str()) {
         println!("last error  {e}");
+    }
+}
+
+fn set_paused(config: &Config, paused: bool) -> anyhow::Result<()> {
+    let verb = if paused { "pause" } else { "resume" };
+    match daemon(config) {
+        Some(d) => {
+            let v = daemon_request(&d, "POST", &format!("/v1/{verb}"), None)?;
+            print_status(&v);
+        }
+        None => {
+            std::fs::create_dir_all(&config.pipeline.state_dir)?;
+            siphon_runtime::state_dir::set_paused(&config.pipeline.state_dir, paused)?;
+            let when = if paused { "it will start paused" } else { "it will stream when started" };
+            println!("pipeline {} is not running; {when}", config.pipeline.name);
+        }
     }
     Ok(())
 }
@@ -185,14 +228,27 @@ fn daemon(config: &Config) -> Option<Daemon> {
 }
 
 fn query_daemon(daemon: &Daemon, sql: &str, limits: QueryLimits) -> anyhow::Result<TextResult> {
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
     let body =
         serde_json::json!({ "sql": sql, "max_rows": limits.max_rows, "timeout_ms": limits.timeout.as_millis() as u64 });
-    let mut response = agent
-        .post(&format!("http://{}/v1/query", daemon.listen))
-        .header("Authorization", &format!("Bearer {}", daemon.token))
-        .send_json(&body)
-        .map_err(|e| anyhow::anyhow!("could not reach the running siphon at {}: {e}", daemon.listen))?;
+    Ok(serde_json::from_value(daemon_request(daemon, "POST", "/v1/query", Some(body))?)?)
+}
+
+/// One control API call; an error response becomes an error with its detail and hint.
+fn daemon_request(
+    daemon: &Daemon,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> anyhow::Result<serde_json::Value> {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let url = format!("http://{}{path}", daemon.listen);
+    let auth = format!("Bearer {}", daemon.token);
+    let sent = match method {
+        "GET" => agent.get(&url).header("Authorization", &auth).call(),
+        _ => agent.post(&url).header("Authorization", &auth).send_json(body.unwrap_or(serde_json::json!({}))),
+    };
+    let mut response =
+        sent.map_err(|e| anyhow::anyhow!("could not reach the running siphon at {}: {e}", daemon.listen))?;
     let status = response.status();
     let value: serde_json::Value = response.body_mut().read_json()?;
     if !status.is_success() {
@@ -206,7 +262,7 @@ fn query_daemon(daemon: &Daemon, sql: &str, limits: QueryLimits) -> anyhow::Resu
         }
         anyhow::bail!(msg);
     }
-    Ok(serde_json::from_value(value)?)
+    Ok(value)
 }
 
 fn print_result(result: &TextResult, format: Format) -> anyhow::Result<()> {

@@ -70,6 +70,22 @@ pub fn check_usable(info: &SlotInfo, slot: &str, database: &str) -> Result<(), E
     Ok(())
 }
 
+/// Waits until no session holds the slot (`active = false`), polling for at most `timeout`.
+/// `false` if it is still held then.
+pub async fn wait_released(client: &Client, slot: &str, timeout: std::time::Duration) -> Result<bool, Error> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        match find(client, slot).await? {
+            Some(info) if info.active => {}
+            _ => return Ok(true),
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 pub async fn drop(client: &Client, slot: &str) -> Result<(), Error> {
     client
         .execute("SELECT pg_drop_replication_slot($1)", &[&slot])

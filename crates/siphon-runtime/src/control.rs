@@ -4,6 +4,8 @@
 //! | method and path   | what                                                                |
 //! |-------------------|---------------------------------------------------------------------|
 //! | `GET /v1/status`  | the pipeline's status (the same JSON as `state_dir/status.json`)    |
+//! | `POST /v1/pause`  | stop reading, flush, checkpoint, close the replication connection (the slot becomes inactive); kept across restarts; answers once paused |
+//! | `POST /v1/resume` | reconnect and continue; answers once running again |
 //! | `POST /v1/query`  | a read-only SQL query on the replica: body `{"sql": "...", "max_rows": 10000, "timeout_ms": 30000}`; JSON `{"columns", "rows", "truncated"}`, or CSV with `?format=csv` |
 //!
 //! The token is `control.token`, or one generated at first start into `state_dir/control.token`
@@ -25,16 +27,33 @@ use siphon_core::config::{Config, Secret};
 use siphon_core::Error;
 use siphon_duckdb::query::{QueryLimits, QueryService};
 
-use crate::state_dir::write_atomic;
+use tokio::sync::watch;
+
+use crate::state_dir::{set_paused, write_atomic};
+use crate::status::Phase;
 
 struct ControlState {
     token: Secret,
     queries: Option<Arc<QueryService>>,
     state_dir: PathBuf,
+    levers: Levers,
+}
+
+/// The pipeline's handles the API acts on.
+pub struct Levers {
+    /// `true` asks the pipeline to pause, `false` to resume.
+    pub pause: watch::Sender<bool>,
+    /// The pipeline's current phase.
+    pub phase: watch::Receiver<Phase>,
 }
 
 /// Binds `control.listen` and serves the API on the current runtime until the process ends.
-pub async fn start(config: &Config, state_dir: &Path, queries: Option<Arc<QueryService>>) -> Result<SocketAddr, Error> {
+pub async fn start(
+    config: &Config,
+    state_dir: &Path,
+    queries: Option<Arc<QueryService>>,
+    levers: Levers,
+) -> Result<SocketAddr, Error> {
     let token = match &config.control.token {
         Some(t) => t.clone(),
         None => load_or_create_token(state_dir)?,
@@ -48,8 +67,13 @@ pub async fn start(config: &Config, state_dir: &Path, queries: Option<Arc<QueryS
     let info = serde_json::json!({ "listen": addr.to_string(), "pid": std::process::id() });
     write_atomic(&state_dir.join("control.json"), info.to_string().as_bytes())
         .map_err(|e| Error::fatal("could not write control.json").with_detail(e.to_string()))?;
-    let state = Arc::new(ControlState { token, queries, state_dir: state_dir.to_path_buf() });
-    let app = Router::new().route("/v1/status", get(status)).route("/v1/query", post(query)).with_state(state);
+    let state = Arc::new(ControlState { token, queries, state_dir: state_dir.to_path_buf(), levers });
+    let app = Router::new()
+        .route("/v1/status", get(status))
+        .route("/v1/pause", post(pause))
+        .route("/v1/resume", post(resume))
+        .route("/v1/query", post(query))
+        .with_state(state);
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "control API stopped");
@@ -112,6 +136,51 @@ async fn status(State(state): State<Arc<ControlState>>, headers: HeaderMap) -> R
         Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
         Err(e) => {
             error_response(StatusCode::SERVICE_UNAVAILABLE, &Error::fatal("no status yet").with_detail(e.to_string()))
+        }
+    }
+}
+
+async fn pause(State(state): State<Arc<ControlState>>, headers: HeaderMap) -> Response {
+    if let Some(r) = refused(&state, &headers) {
+        return r;
+    }
+    // Durable first: a crash right after this still starts paused.
+    if let Err(e) = set_paused(&state.state_dir, true) {
+        return error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &Error::fatal("could not record the pause").with_detail(e.to_string()),
+        );
+    }
+    state.levers.pause.send_replace(true);
+    settle(&state, |p| matches!(p, Phase::Paused | Phase::Stopped | Phase::Failed), "pause").await
+}
+
+async fn resume(State(state): State<Arc<ControlState>>, headers: HeaderMap) -> Response {
+    if let Some(r) = refused(&state, &headers) {
+        return r;
+    }
+    if let Err(e) = set_paused(&state.state_dir, false) {
+        return error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &Error::fatal("could not record the resume").with_detail(e.to_string()),
+        );
+    }
+    state.levers.pause.send_replace(false);
+    settle(&state, |p| !matches!(p, Phase::Paused), "resume").await
+}
+
+/// Waits (at most a minute) for the pipeline to reach a phase, then answers with its status.
+async fn settle(state: &ControlState, reached: impl Fn(&Phase) -> bool, what: &str) -> Response {
+    let mut phase = state.levers.phase.clone();
+    if tokio::time::timeout(Duration::from_secs(60), phase.wait_for(|p| reached(p))).await.is_err() {
+        let err = Error::fatal(format!("the {what} was requested but has not completed after 60 s"))
+            .with_hint("check `siphon status`; the request stays in effect");
+        return error_response(StatusCode::ACCEPTED, &err);
+    }
+    match std::fs::read_to_string(state.state_dir.join("status.json")) {
+        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(e) => {
+            error_response(StatusCode::INTERNAL_SERVER_ERROR, &Error::fatal("no status").with_detail(e.to_string()))
         }
     }
 }

@@ -76,26 +76,53 @@ use crate::status::{Phase, Status};
 const CAUGHT_UP_QUIET: Duration = Duration::from_millis(20);
 
 /// Runs the pipeline until `shutdown` turns true (returns `Ok`) or a fatal error.
+///
+/// Pause and resume come from the control API through a watch channel; the paused state is kept
+/// in `state_dir/paused`, so a restarted daemon stays paused until resumed.
 pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<(), Error> {
     let state_dir = StateDir::open(&config.pipeline.state_dir)?;
     let connector = PgConnector::new(&config.source.url, &format!("siphon-{}", config.pipeline.name))?;
     let (destination, queries) = open_destination(&config, &state_dir)?;
-    crate::control::start(&config, state_dir.path(), queries).await?;
+    let (pause_tx, mut pause) = watch::channel(state_dir.paused());
+    let (phase_tx, phase_rx) = watch::channel(Phase::Starting);
+    crate::control::start(
+        &config,
+        state_dir.path(),
+        queries,
+        crate::control::Levers { pause: pause_tx, phase: phase_rx },
+    )
+    .await?;
     tracing::info!(pipeline = %config.pipeline.name, source = %connector.describe(), destination = %destination.describe(), "pipeline starting");
-    let mut pipeline =
-        Pipeline { status: Status::new(&config.pipeline.name), config, connector, destination, state_dir };
+    let mut pipeline = Pipeline {
+        status: Status::new(&config.pipeline.name),
+        config,
+        connector,
+        destination,
+        state_dir,
+        phase: phase_tx,
+    };
     let max_backoff = Duration::from_secs(pipeline.config.source.reconnect_max_backoff_s);
     let mut backoff = Duration::from_secs(1);
     loop {
+        if *pause.borrow() {
+            pipeline.release_slot().await;
+            pipeline.set_phase(Phase::Paused);
+            tracing::info!("pipeline paused: replication connection closed, slot released");
+            tokio::select! {
+                _ = pause.wait_for(|p| !*p) => tracing::info!("pipeline resumed"),
+                _ = shutdown.wait_for(|s| *s) => { pipeline.set_phase(Phase::Stopped); return Ok(()) }
+            }
+        }
         let commits_before = pipeline.status.commits;
-        let result = pipeline.session(&mut shutdown).await;
+        let result = pipeline.session(&mut Stop { shutdown: shutdown.clone(), pause: pause.clone() }).await;
         block(|| pipeline.destination.rollback()).ok();
         match result {
-            Ok(()) => {
+            Ok(()) if *shutdown.borrow() => {
                 pipeline.set_phase(Phase::Stopped);
                 tracing::info!("pipeline stopped");
                 return Ok(());
             }
+            Ok(()) => {} // paused: the loop waits for resume
             Err(e) if e.is_transient() => {
                 if pipeline.status.commits > commits_before {
                     backoff = Duration::from_secs(1);
@@ -105,6 +132,7 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
                 pipeline.set_phase(Phase::Reconnecting);
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
+                    _ = pause.wait_for(|p| *p) => {}
                     _ = shutdown.wait_for(|s| *s) => { pipeline.set_phase(Phase::Stopped); return Ok(()) }
                 }
                 backoff = (backoff * 2).min(max_backoff);
@@ -114,6 +142,22 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
                 pipeline.set_phase(Phase::Failed);
                 return Err(e);
             }
+        }
+    }
+}
+
+/// What ends a session: shutdown (exit) or pause (wait for resume).
+#[derive(Clone)]
+struct Stop {
+    shutdown: watch::Receiver<bool>,
+    pause: watch::Receiver<bool>,
+}
+
+impl Stop {
+    async fn requested(&mut self) {
+        tokio::select! {
+            _ = self.shutdown.wait_for(|s| *s) => {}
+            _ = self.pause.wait_for(|p| *p) => {}
         }
     }
 }
@@ -149,6 +193,7 @@ struct Pipeline {
     destination: Box<dyn Destination>,
     state_dir: StateDir,
     status: Status,
+    phase: watch::Sender<Phase>,
 }
 
 /// Streaming state between destination commits.
@@ -169,10 +214,28 @@ impl Pipeline {
     fn set_phase(&mut self, phase: Phase) {
         self.status.phase = phase;
         self.status.write(self.state_dir.path());
+        self.phase.send_replace(phase);
+    }
+
+    /// After a pause: waits until the server has let go of the slot, so that "paused" means
+    /// `pg_replication_slots.active = false` (what an operator checks before dropping a slot).
+    async fn release_slot(&self) {
+        let slot_name = &self.config.source.slot;
+        let released = match self.connector.sql().await {
+            Ok(client) => slot::wait_released(&client, slot_name, Duration::from_secs(10)).await,
+            Err(e) => Err(e),
+        };
+        match released {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(slot = %slot_name, "paused, but the slot is still held by a session after 10 s")
+            }
+            Err(e) => tracing::warn!(error = %e, "paused; could not check that the slot was released"),
+        }
     }
 
     /// One connection's worth of work: prepare, snapshot if needed, stream until shutdown.
-    async fn session(&mut self, shutdown: &mut watch::Receiver<bool>) -> Result<(), Error> {
+    async fn session(&mut self, stop: &mut Stop) -> Result<(), Error> {
         self.set_phase(Phase::Starting);
         let client = self.connector.sql().await?;
         let configured = self.config.tables();
@@ -187,7 +250,7 @@ impl Pipeline {
             None => tokio::select! {
                 lsn = self.initial_snapshot(&client, &schemas) => lsn?,
                 // Stopping mid-snapshot commits nothing; the next start snapshots again.
-                _ = shutdown.wait_for(|s| *s) => return Ok(()),
+                _ = stop.requested() => return Ok(()),
             },
         };
         drop(client);
@@ -211,7 +274,7 @@ impl Pipeline {
             skipping: false,
             schemas: schemas.iter().map(|s| (s.name.clone(), s.clone())).collect(),
         };
-        let result = self.stream(&mut stream, &mut state, shutdown).await;
+        let result = self.stream(&mut stream, &mut state, stop).await;
         stream.shutdown().await;
         result
     }
@@ -303,12 +366,7 @@ impl Pipeline {
         Ok(lsn)
     }
 
-    async fn stream(
-        &mut self,
-        stream: &mut PgStream,
-        st: &mut Stream,
-        shutdown: &mut watch::Receiver<bool>,
-    ) -> Result<(), Error> {
+    async fn stream(&mut self, stream: &mut PgStream, st: &mut Stream, stop: &mut Stop) -> Result<(), Error> {
         let interval = Duration::from_millis(self.config.flush.interval_ms);
         let mut last_event = Instant::now();
         loop {
@@ -322,7 +380,7 @@ impl Pipeline {
                 .unwrap_or_else(|| Instant::now() + interval);
             tokio::select! {
                 biased;
-                _ = shutdown.wait_for(|s| *s) => return self.finish(stream, st),
+                _ = stop.requested() => return self.finish(stream, st),
                 ev = stream.next() => {
                     last_event = Instant::now();
                     self.on_event(ev?, stream, st)?

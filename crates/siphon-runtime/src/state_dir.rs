@@ -35,6 +35,27 @@ impl StateDir {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Whether the pipeline was paused (and not resumed since).
+    pub fn paused(&self) -> bool {
+        self.path.join(PAUSED_MARKER).exists()
+    }
+}
+
+/// The file whose presence in the state directory means "paused".
+pub const PAUSED_MARKER: &str = "paused";
+
+/// Records the paused state durably (`paused = true` creates the marker, `false` removes it).
+pub fn set_paused(state_dir: &Path, paused: bool) -> std::io::Result<()> {
+    let marker = state_dir.join(PAUSED_MARKER);
+    if paused {
+        write_atomic(&marker, b"paused by siphon pause; siphon resume clears it\n")
+    } else {
+        match std::fs::remove_file(&marker) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => File::open(state_dir)?.sync_all(),
+        }
+    }
 }
 
 /// Replaces `path` with `contents` atomically and durably (write, fsync, rename, fsync dir).
