@@ -59,6 +59,11 @@ enum Command {
         #[arg(short, long, default_value = "siphon.toml")]
         config: PathBuf,
     },
+    /// Inspect and drop replication slots on the source server.
+    Slots {
+        #[command(subcommand)]
+        command: SlotsCommand,
+    },
     /// Show the pipeline's state and checkpoint (from its state directory).
     Status {
         #[arg(short, long, default_value = "siphon.toml")]
@@ -66,6 +71,30 @@ enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum SlotsCommand {
+    /// Every slot on the server: plugin, database, active, positions, WAL retained, owner.
+    List {
+        #[arg(short, long, default_value = "siphon.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Drop a slot: refused while it is active, and for this pipeline's slot unless it is paused.
+    Drop {
+        #[arg(short, long, default_value = "siphon.toml")]
+        config: PathBuf,
+        /// The slot to drop.
+        name: String,
+        /// Drop this pipeline's slot even though the pipeline is not paused (never an active slot).
+        #[arg(long)]
+        force: bool,
+        /// Drop it; without this, only say what dropping would cost.
+        #[arg(long)]
+        yes: bool,
     },
 }
 
@@ -87,6 +116,12 @@ fn main() -> ExitCode {
         }),
         Command::Pause { config } => load(&config).and_then(|c| set_paused(&c, true)),
         Command::Resume { config } => load(&config).and_then(|c| set_paused(&c, false)),
+        Command::Slots { command: SlotsCommand::List { config, json } } => {
+            load(&config).and_then(|c| slots_list(&c, json))
+        }
+        Command::Slots { command: SlotsCommand::Drop { config, name, force, yes } } => {
+            load(&config).and_then(|c| slots_drop(&c, &name, force, yes))
+        }
         Command::Status { config, json } => load(&config).and_then(|c| status(&c, json)),
     };
     match result {
@@ -305,4 +340,72 @@ fn print_result(result: &TextResult, format: Format) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn block_on<T>(f: impl std::future::Future<Output = Result<T, siphon_core::Error>>) -> anyhow::Result<T> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(f).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn slots_list(config: &Config, json: bool) -> anyhow::Result<()> {
+    let slots = block_on(siphon_runtime::slots::list(config))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&slots)?);
+        return Ok(());
+    }
+    let header = [
+        "slot",
+        "plugin",
+        "database",
+        "active",
+        "pid",
+        "restart_lsn",
+        "confirmed_flush",
+        "wal_status",
+        "retained",
+        "safe_wal_size",
+        "pipeline",
+    ];
+    let rows: Vec<Vec<String>> = slots
+        .iter()
+        .map(|r| {
+            let s = &r.slot;
+            let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+            vec![
+                s.slot_name.clone(),
+                opt(&s.plugin),
+                opt(&s.database),
+                s.active.to_string(),
+                s.active_pid.map_or("-".into(), |p| p.to_string()),
+                opt(&s.restart_lsn),
+                opt(&s.confirmed_flush_lsn),
+                opt(&s.wal_status),
+                s.retained_wal_bytes.map_or("-".into(), siphon_runtime::slots::human_bytes),
+                s.safe_wal_size.map_or("unlimited".into(), siphon_runtime::slots::human_bytes),
+                r.pipeline.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| rows.iter().map(|r| r[i].len()).chain([header[i].len()]).max().unwrap_or(0))
+        .collect();
+    let line =
+        |vals: Vec<String>| vals.iter().zip(&widths).map(|(v, w)| format!("{v:<w$}")).collect::<Vec<_>>().join("  ");
+    println!("{}", line(header.iter().map(|h| h.to_string()).collect()));
+    for r in rows {
+        println!("{}", line(r));
+    }
+    Ok(())
+}
+
+fn slots_drop(config: &Config, name: &str, force: bool, yes: bool) -> anyhow::Result<()> {
+    let opts = siphon_runtime::slots::DropOptions { force, dry_run: !yes };
+    let (cost, dropped) = block_on(siphon_runtime::slots::drop(config, name, opts))?;
+    println!("{cost}");
+    if dropped {
+        println!("dropped replication slot \"{name}\"");
+        Ok(())
+    } else {
+        anyhow::bail!("nothing dropped: run again with --yes to drop \"{name}\"")
+    }
 }

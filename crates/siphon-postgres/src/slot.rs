@@ -127,3 +127,55 @@ pub async fn create_with_snapshot(
 pub(crate) fn to_wire(lsn: Lsn) -> WireLsn {
     WireLsn::from_u64(lsn.0)
 }
+
+/// One row of `pg_replication_slots`, with the WAL it holds back.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SlotRow {
+    pub slot_name: String,
+    pub plugin: Option<String>,
+    pub slot_type: String,
+    pub database: Option<String>,
+    pub active: bool,
+    pub active_pid: Option<i32>,
+    pub restart_lsn: Option<String>,
+    pub confirmed_flush_lsn: Option<String>,
+    /// `reserved`, `extended`, `unreserved` or `lost` (PostgreSQL 13+).
+    pub wal_status: Option<String>,
+    /// Bytes of WAL between the slot's restart_lsn and the current WAL position.
+    pub retained_wal_bytes: Option<i64>,
+    /// Bytes that can still be written before the slot is invalidated (`max_slot_wal_keep_size`),
+    /// `None` when unlimited.
+    pub safe_wal_size: Option<i64>,
+}
+
+/// Every replication slot on the server.
+pub async fn list(client: &Client) -> Result<Vec<SlotRow>, Error> {
+    let rows = client
+        .query(
+            "SELECT slot_name::text, plugin::text, slot_type::text, database::text, active, active_pid,
+                    restart_lsn::text, confirmed_flush_lsn::text, wal_status::text,
+                    CASE WHEN restart_lsn IS NULL THEN NULL
+                         ELSE pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn() ELSE pg_current_wal_lsn() END, restart_lsn)::int8 END,
+                    safe_wal_size::int8
+             FROM pg_replication_slots ORDER BY slot_name",
+            &[],
+        )
+        .await
+        .map_err(|e| classify(e, "could not read pg_replication_slots"))?;
+    Ok(rows
+        .iter()
+        .map(|r| SlotRow {
+            slot_name: r.get(0),
+            plugin: r.get(1),
+            slot_type: r.get(2),
+            database: r.get(3),
+            active: r.get(4),
+            active_pid: r.get(5),
+            restart_lsn: r.get(6),
+            confirmed_flush_lsn: r.get(7),
+            wal_status: r.get(8),
+            retained_wal_bytes: r.get(9),
+            safe_wal_size: r.get(10),
+        })
+        .collect())
+}

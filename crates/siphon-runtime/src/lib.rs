@@ -6,6 +6,7 @@
 pub mod control;
 pub mod null_destination;
 pub mod pipeline;
+pub mod slots;
 pub mod state_dir;
 pub mod status;
 
