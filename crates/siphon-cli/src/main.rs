@@ -59,6 +59,13 @@ enum Command {
         #[arg(short, long, default_value = "siphon.toml")]
         config: PathBuf,
     },
+    /// Check every source setting and permission the pipeline needs; exit 1 on any failure.
+    Doctor {
+        #[arg(short, long, default_value = "siphon.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// Inspect and drop replication slots on the source server.
     Slots {
         #[command(subcommand)]
@@ -116,6 +123,7 @@ fn main() -> ExitCode {
         }),
         Command::Pause { config } => load(&config).and_then(|c| set_paused(&c, true)),
         Command::Resume { config } => load(&config).and_then(|c| set_paused(&c, false)),
+        Command::Doctor { config, json } => load(&config).and_then(|c| doctor(&c, json)),
         Command::Slots { command: SlotsCommand::List { config, json } } => {
             load(&config).and_then(|c| slots_list(&c, json))
         }
@@ -408,4 +416,31 @@ fn slots_drop(config: &Config, name: &str, force: bool, yes: bool) -> anyhow::Re
     } else {
         anyhow::bail!("nothing dropped: run again with --yes to drop \"{name}\"")
     }
+}
+
+fn doctor(config: &Config, json: bool) -> anyhow::Result<()> {
+    use siphon_core::doctor::Severity;
+    let findings = block_on(siphon_runtime::doctor::run(config))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&findings)?);
+    } else {
+        for f in &findings {
+            let tag = match f.severity {
+                Severity::Ok => "ok  ",
+                Severity::Warn => "WARN",
+                Severity::Fail => "FAIL",
+            };
+            println!("{tag}  {}: expected {}; found {}", f.check, f.expected, f.actual);
+            if !f.fix.is_empty() {
+                println!("      fix: {}", f.fix);
+            }
+        }
+    }
+    let failed = findings.iter().filter(|f| f.severity == Severity::Fail).count();
+    let warned = findings.iter().filter(|f| f.severity == Severity::Warn).count();
+    if failed > 0 {
+        anyhow::bail!("{failed} check(s) failed, {warned} warning(s)");
+    }
+    eprintln!("all checks passed ({warned} warning(s))");
+    Ok(())
 }

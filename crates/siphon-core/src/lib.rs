@@ -9,6 +9,7 @@ pub mod batch;
 pub mod change;
 pub mod config;
 pub mod destination;
+pub mod doctor;
 pub mod error;
 pub mod pgtext;
 pub mod position;

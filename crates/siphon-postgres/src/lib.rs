@@ -16,6 +16,7 @@
 
 pub mod catalog;
 pub mod connect;
+pub mod doctor;
 pub mod protocol;
 pub mod slot;
 pub mod snapshot;

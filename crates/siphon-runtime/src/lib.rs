@@ -4,6 +4,7 @@
 //! confirm positions when told; destinations apply and commit when told.
 
 pub mod control;
+pub mod doctor;
 pub mod null_destination;
 pub mod pipeline;
 pub mod slots;
