@@ -74,6 +74,19 @@ pub struct PipelineConfig {
     /// checkpoint). Relative paths are relative to the working directory.
     #[serde(default = "default_state_dir")]
     pub state_dir: PathBuf,
+    /// What to do when the change stream has a gap (slot lost or recreated, server changed):
+    /// `backfill` re-copies every table, `fail` stops and tells the operator.
+    #[serde(default)]
+    pub on_gap: OnGap,
+}
+
+/// The policy for a broken change stream.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnGap {
+    #[default]
+    Backfill,
+    Fail,
 }
 
 fn default_state_dir() -> PathBuf {

@@ -46,6 +46,16 @@ pub struct Checkpoint {
     pub lsn: Lsn,
     /// Source tables whose initial snapshot is complete in the destination.
     pub snapshotted_tables: Vec<TableName>,
+    /// The source server the positions belong to (`system_identifier/timeline`). Written with
+    /// the snapshot; `None` on an ordinary commit keeps the stored one.
+    pub source_identity: Option<String>,
+}
+
+impl Checkpoint {
+    /// An ordinary commit: a new position, nothing else changes.
+    pub fn at(lsn: Lsn) -> Self {
+        Checkpoint { lsn, snapshotted_tables: Vec::new(), source_identity: None }
+    }
 }
 
 pub use crate::error::{Error as DestinationError, ErrorClass};

@@ -94,7 +94,8 @@ impl DuckDbDestination {
                  pipeline VARCHAR PRIMARY KEY, lsn VARCHAR NOT NULL, committed_at TIMESTAMPTZ NOT NULL);
              CREATE TABLE IF NOT EXISTS __siphon.snapshotted_tables (
                  pipeline VARCHAR, table_schema VARCHAR, table_name VARCHAR,
-                 PRIMARY KEY (pipeline, table_schema, table_name));",
+                 PRIMARY KEY (pipeline, table_schema, table_name));
+             ALTER TABLE __siphon.checkpoint ADD COLUMN IF NOT EXISTS source_identity VARCHAR;",
         )
         .map_err(db_err("creating the state tables"))?;
         Ok(DuckDbDestination {
@@ -305,13 +306,17 @@ impl Destination for DuckDbDestination {
     }
 
     fn load_checkpoint(&mut self) -> Result<Option<Checkpoint>, DestinationError> {
-        let lsn: Option<String> = self
+        let row: Option<(String, Option<String>)> = self
             .conn
-            .query_row("SELECT lsn FROM __siphon.checkpoint WHERE pipeline = ?", params![self.pipeline], |r| r.get(0))
+            .query_row(
+                "SELECT lsn, source_identity FROM __siphon.checkpoint WHERE pipeline = ?",
+                params![self.pipeline],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .map(Some)
             .or_else(|e| if matches!(e, duckdb::Error::QueryReturnedNoRows) { Ok(None) } else { Err(e) })
             .map_err(db_err("reading the checkpoint"))?;
-        let Some(lsn) = lsn else { return Ok(None) };
+        let Some((lsn, source_identity)) = row else { return Ok(None) };
         let lsn: Lsn = lsn.parse().map_err(|e: siphon_core::position::LsnParseError| {
             DestinationError::fatal("the stored checkpoint is corrupt").with_detail(e.to_string())
         })?;
@@ -325,7 +330,7 @@ impl Destination for DuckDbDestination {
             .query_map(params![self.pipeline], |r| Ok(TableName::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
             .map_err(db_err("reading the checkpoint"))?;
-        Ok(Some(Checkpoint { lsn, snapshotted_tables: tables }))
+        Ok(Some(Checkpoint { lsn, snapshotted_tables: tables, source_identity }))
     }
 
     fn ensure_table(&mut self, schema: &TableSchema) -> Result<(), DestinationError> {
@@ -366,8 +371,10 @@ impl Destination for DuckDbDestination {
         self.begin()?;
         self.conn
             .execute(
-                "INSERT OR REPLACE INTO __siphon.checkpoint VALUES (?, ?, now())",
-                params![self.pipeline, checkpoint.lsn.to_string()],
+                "INSERT INTO __siphon.checkpoint (pipeline, lsn, committed_at, source_identity) VALUES (?, ?, now(), ?)
+                 ON CONFLICT (pipeline) DO UPDATE SET lsn = excluded.lsn, committed_at = excluded.committed_at,
+                     source_identity = coalesce(excluded.source_identity, source_identity)",
+                params![self.pipeline, checkpoint.lsn.to_string(), checkpoint.source_identity],
             )
             .map_err(db_err("writing the checkpoint"))?;
         for t in &checkpoint.snapshotted_tables {

@@ -45,7 +45,11 @@ fn insert(s: &Arc<TableSchema>, row: Vec<Datum>) -> Batch {
 }
 
 fn cp(lsn: u64) -> Checkpoint {
-    Checkpoint { lsn: Lsn(lsn), snapshotted_tables: vec![TableName::new("app", "t")] }
+    Checkpoint {
+        lsn: Lsn(lsn),
+        snapshotted_tables: vec![TableName::new("app", "t")],
+        source_identity: Some("7/1".into()),
+    }
 }
 
 fn count(dir: &tempfile::TempDir) -> i64 {
@@ -98,6 +102,18 @@ fn checkpoint_and_rows_commit_together_and_rollback_discards_both() {
         .map(Result::unwrap)
         .collect();
     assert_eq!(ids, vec![1, 3]);
+}
+
+#[test]
+fn an_ordinary_commit_keeps_the_source_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = schema(vec![col("id", 23, true), col("v", 25, false)]);
+    let mut d = open(&dir);
+    d.ensure_table(&s).unwrap();
+    d.commit(&cp(100)).unwrap();
+    d.commit(&Checkpoint::at(Lsn(200))).unwrap();
+    let loaded = d.load_checkpoint().unwrap().unwrap();
+    assert_eq!((loaded.lsn, loaded.source_identity.as_deref()), (Lsn(200), Some("7/1")));
 }
 
 #[test]

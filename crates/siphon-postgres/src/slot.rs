@@ -34,12 +34,14 @@ pub struct SlotInfo {
     pub database: Option<String>,
     pub active: bool,
     pub confirmed_flush_lsn: Option<Lsn>,
+    /// `lost` when the server invalidated the slot (its WAL is gone).
+    pub wal_status: Option<String>,
 }
 
 pub async fn find(client: &Client, slot: &str) -> Result<Option<SlotInfo>, Error> {
     let row = client
         .query_opt(
-            "SELECT plugin::text, database::text, active, confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1",
+            "SELECT plugin::text, database::text, active, confirmed_flush_lsn::text, wal_status::text FROM pg_replication_slots WHERE slot_name = $1",
             &[&slot],
         )
         .await
@@ -49,6 +51,7 @@ pub async fn find(client: &Client, slot: &str) -> Result<Option<SlotInfo>, Error
         database: r.get(1),
         active: r.get(2),
         confirmed_flush_lsn: r.get::<_, Option<String>>(3).and_then(|s| s.parse().ok()),
+        wal_status: r.get(4),
     }))
 }
 
@@ -92,6 +95,16 @@ pub async fn drop(client: &Client, slot: &str) -> Result<(), Error> {
         .await
         .map_err(|e| classify(e, &format!("could not drop replication slot \"{slot}\"")))?;
     Ok(())
+}
+
+/// The server's identity, `system_identifier/timeline` (IDENTIFY_SYSTEM): the positions of one
+/// identity mean nothing on another (a restored backup, a different server).
+pub async fn identify(connector: &PgConnector, slot: &str, publication: &str) -> Result<String, Error> {
+    let mut session = ReplicationClient::connect_gated(connector.replication_config(slot, publication))
+        .await
+        .map_err(|e| replication_error(e, "could not open a replication session"))?;
+    let id = session.identify_system().await.map_err(|e| replication_error(e, "IDENTIFY_SYSTEM failed"))?;
+    Ok(format!("{}/{}", id.system_id, id.timeline))
 }
 
 /// Creates a logical slot with the pgoutput plugin and exports its snapshot.

@@ -15,11 +15,12 @@ use crate::state_dir::write_atomic;
 pub struct NullDestination {
     file: PathBuf,
     snapshotted: Vec<TableName>,
+    identity: Option<String>,
 }
 
 impl NullDestination {
     pub fn new(state_dir: &std::path::Path) -> Self {
-        NullDestination { file: state_dir.join("null-checkpoint"), snapshotted: Vec::new() }
+        NullDestination { file: state_dir.join("null-checkpoint"), snapshotted: Vec::new(), identity: None }
     }
 }
 
@@ -39,10 +40,17 @@ impl Destination for NullDestination {
         };
         let mut lines = text.lines();
         let corrupt = || DestinationError::fatal(format!("corrupt checkpoint file {}", self.file.display()));
-        let lsn = lines.next().and_then(|l| l.parse().ok()).ok_or_else(corrupt)?;
+        // First line: `LSN` or `LSN IDENTITY`; then one snapshotted table per line.
+        let first = lines.next().ok_or_else(corrupt)?;
+        let (lsn, identity) = match first.split_once(' ') {
+            Some((l, i)) => (l, Some(i.to_string())),
+            None => (first, None),
+        };
+        let lsn = lsn.parse().map_err(|_| corrupt())?;
+        self.identity = identity.clone();
         let tables = lines.map(|l| TableName::parse(l).map_err(|_| corrupt())).collect::<Result<Vec<_>, _>>()?;
         self.snapshotted = tables.clone();
-        Ok(Some(Checkpoint { lsn, snapshotted_tables: tables }))
+        Ok(Some(Checkpoint { lsn, snapshotted_tables: tables, source_identity: identity }))
     }
 
     fn ensure_table(&mut self, _schema: &TableSchema) -> Result<(), DestinationError> {
@@ -59,7 +67,13 @@ impl Destination for NullDestination {
                 self.snapshotted.push(t.clone());
             }
         }
-        let mut text = format!("{}\n", checkpoint.lsn);
+        if checkpoint.source_identity.is_some() {
+            self.identity = checkpoint.source_identity.clone();
+        }
+        let mut text = match &self.identity {
+            Some(i) => format!("{} {i}\n", checkpoint.lsn),
+            None => format!("{}\n", checkpoint.lsn),
+        };
         for t in &self.snapshotted {
             text.push_str(&format!("{t}\n"));
         }

@@ -37,6 +37,15 @@
 //! | streaming, before a commit   | checkpoint at the previous one | re-streams from it, skips ≤  |
 //! | commit itself                | old or new checkpoint (atomic) | as above                     |
 //! | after commit, before confirm | newer checkpoint than the slot | skips what the slot resends  |
+//! | a gap re-snapshot            | the old checkpoint (not yet replaced) and a new slot, or none | detects the gap again (slot ahead) and re-snapshots |
+//!
+//! # Gaps
+//!
+//! Resuming from a checkpoint is only correct if the slot still holds every change after it
+//! ([`Pipeline::check_continuity`] lists what proves it). Otherwise the stream has a gap: it is
+//! reported (log, `events.jsonl`, status) with its window and, by `pipeline.on_gap`, either fatal
+//! or repaired by the same hand-off as the first snapshot — new slot, exported snapshot, every
+//! table emptied and re-copied in one destination transaction with the new checkpoint.
 //!
 //! # When to commit
 //!
@@ -58,7 +67,7 @@ use std::time::{Duration, Instant};
 
 use siphon_core::batch::Batch;
 use siphon_core::change::{Change, ChangeKind, SourceEvent};
-use siphon_core::config::{Config, DestinationKind};
+use siphon_core::config::{Config, DestinationKind, OnGap};
 use siphon_core::destination::{Checkpoint, Destination};
 use siphon_core::schema::{TableName, TableSchema};
 use siphon_core::{Error, Lsn};
@@ -144,6 +153,12 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
             }
         }
     }
+}
+
+/// A break in the change stream after the checkpoint `from`.
+struct Gap {
+    reason: String,
+    from: Lsn,
 }
 
 /// What ends a session: shutdown (exit) or pause (wait for resume).
@@ -246,9 +261,18 @@ impl Pipeline {
             schemas.push(catalog::table_schema(&client, t).await?);
         }
         let checkpoint = match block(|| self.destination.load_checkpoint())? {
-            Some(cp) => self.check_resumable(&client, &cp, &tables).await?,
+            Some(cp) => match self.check_continuity(&client, &cp, &tables).await? {
+                None => cp.lsn,
+                Some(gap) => {
+                    self.report_gap(&gap)?;
+                    tokio::select! {
+                        lsn = self.initial_snapshot(&client, &schemas, Some(&gap)) => lsn?,
+                        _ = stop.requested() => return Ok(()),
+                    }
+                }
+            },
             None => tokio::select! {
-                lsn = self.initial_snapshot(&client, &schemas) => lsn?,
+                lsn = self.initial_snapshot(&client, &schemas, None) => lsn?,
                 // Stopping mid-snapshot commits nothing; the next start snapshots again.
                 _ = stop.requested() => return Ok(()),
             },
@@ -259,7 +283,7 @@ impl Pipeline {
             for s in &schemas {
                 self.destination.ensure_table(s)?;
             }
-            self.destination.commit(&Checkpoint { lsn: checkpoint, snapshotted_tables: vec![] })
+            self.destination.commit(&Checkpoint::at(checkpoint))
         })?;
         let source = &self.config.source;
         let mut stream =
@@ -279,20 +303,19 @@ impl Pipeline {
         result
     }
 
-    /// A checkpoint exists: the slot must still be there, and every table must be snapshotted.
-    async fn check_resumable(
+    /// A checkpoint exists: is the change stream after it still complete? `Some(gap)` when not.
+    ///
+    /// The stream is intact only if the slot still holds every change after the checkpoint: the
+    /// slot exists and is not invalidated, its confirmed position is not past anything siphon
+    /// confirmed (else someone recreated or advanced it), and the server is the one the checkpoint
+    /// came from (same system identifier and timeline: positions of a restored backup or another
+    /// server mean other changes).
+    async fn check_continuity(
         &self,
         client: &siphon_postgres::SqlClient,
         cp: &Checkpoint,
         tables: &[TableName],
-    ) -> Result<Lsn, Error> {
-        let slot_name = &self.config.source.slot;
-        let info = slot::find(client, slot_name).await?.ok_or_else(|| {
-            Error::fatal(format!("replication slot \"{slot_name}\" is gone, but the destination has a checkpoint at {}", cp.lsn))
-                .with_detail("changes made since that position may be lost; the change stream has a gap")
-                .with_hint("to start over, delete the destination (or its __siphon.checkpoint row) and run again: siphon re-snapshots every table")
-        })?;
-        slot::check_usable(&info, slot_name, self.connector.database())?;
+    ) -> Result<Option<Gap>, Error> {
         let missing: Vec<String> =
             tables.iter().filter(|t| !cp.snapshotted_tables.contains(t)).map(|t| t.to_string()).collect();
         if !missing.is_empty() {
@@ -300,8 +323,55 @@ impl Pipeline {
                 .with_detail(format!("not snapshotted: {}", missing.join(", ")))
                 .with_hint("adding tables to a running pipeline is not supported yet: use a separate pipeline (own slot, state_dir and destination) for them"));
         }
+        let slot_name = &self.config.source.slot;
+        let gap = |reason: String| Ok(Some(Gap { reason, from: cp.lsn }));
+        let Some(info) = slot::find(client, slot_name).await? else {
+            return gap(format!("replication slot \"{slot_name}\" is missing (dropped, or the server was replaced)"));
+        };
+        slot::check_usable(&info, slot_name, self.connector.database())?;
+        if info.wal_status.as_deref() == Some("lost") {
+            return gap(format!("replication slot \"{slot_name}\" was invalidated by the server (wal_status = lost: it fell further behind than max_slot_wal_keep_size allows, and its WAL is gone)"));
+        }
+        let source = &self.config.source;
+        let identity = slot::identify(&self.connector, &source.slot, &source.publication).await?;
+        if let Some(was) = cp.source_identity.as_deref().filter(|was| *was != identity) {
+            return gap(format!("the source server changed: system identifier/timeline was {was}, is {identity} (a restored backup, a failover or another server)"));
+        }
+        let confirmed_by_us = cp.lsn.max(self.state_dir.confirmed());
+        if let Some(c) = info.confirmed_flush_lsn.filter(|c| *c > confirmed_by_us) {
+            return gap(format!("replication slot \"{slot_name}\" starts at {c}, past everything siphon confirmed ({confirmed_by_us}): it was recreated or advanced by someone else"));
+        }
         tracing::info!(checkpoint = %cp.lsn, "resuming from checkpoint");
-        Ok(cp.lsn)
+        Ok(None)
+    }
+
+    /// Logs and records a gap; with `on_gap = "fail"` it is the error that stops the pipeline.
+    fn report_gap(&mut self, gap: &Gap) -> Result<(), Error> {
+        let action = match self.config.pipeline.on_gap {
+            OnGap::Backfill => "backfill",
+            OnGap::Fail => "fail",
+        };
+        tracing::error!(event = "gap.detected", reason = %gap.reason, window_from = %gap.from, action, "the change stream has a gap: changes after {} may be missing", gap.from);
+        self.record_event(serde_json::json!({ "event": "gap.detected", "reason": gap.reason, "window_from": gap.from.to_string(), "action": action }));
+        if self.config.pipeline.on_gap == OnGap::Fail {
+            return Err(Error::fatal(format!("the change stream has a gap: changes after {} may be missing from the destination", gap.from))
+                .with_detail(gap.reason.clone())
+                .with_hint("set pipeline.on_gap = \"backfill\" to re-copy the tables automatically, or backfill them yourself and delete __siphon.checkpoint"));
+        }
+        Ok(())
+    }
+
+    /// Appends an event to `state_dir/events.jsonl` and keeps it in the status.
+    fn record_event(&mut self, mut event: serde_json::Value) {
+        event["at_unix_ms"] = serde_json::json!(std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0));
+        if let Err(e) = crate::state_dir::append_event(self.state_dir.path(), &event) {
+            tracing::warn!(error = %e, "could not record an event");
+        }
+        self.status.last_event = Some(event);
+        self.status.write(self.state_dir.path());
     }
 
     /// No checkpoint: create the slot with an exported snapshot, copy every table at it, and
@@ -310,6 +380,7 @@ impl Pipeline {
         &mut self,
         client: &siphon_postgres::SqlClient,
         schemas: &[Arc<TableSchema>],
+        gap: Option<&Gap>,
     ) -> Result<Lsn, Error> {
         let source = self.config.source.clone();
         if let Some(info) = slot::find(client, &source.slot).await? {
@@ -320,11 +391,19 @@ impl Pipeline {
                     source.slot
                 )));
             }
-            tracing::warn!(slot = %source.slot, "slot exists but the destination has no checkpoint (an interrupted snapshot): recreating it");
+            match gap {
+                Some(_) => {
+                    tracing::warn!(slot = %source.slot, "dropping the slot that broke the stream, to recreate it")
+                }
+                None => {
+                    tracing::warn!(slot = %source.slot, "slot exists but the destination has no checkpoint (an interrupted snapshot): recreating it")
+                }
+            }
             slot::drop(client, &source.slot).await?;
         }
         self.set_phase(Phase::Snapshotting);
         let created = slot::create_with_snapshot(&self.connector, &source.slot, &source.publication).await?;
+        let identity = slot::identify(&self.connector, &source.slot, &source.publication).await?;
         block(|| self.destination.rollback())?;
         for schema in schemas {
             block(|| self.destination.ensure_table(schema))?;
@@ -359,7 +438,13 @@ impl Pipeline {
         }
         let lsn = created.consistent_point;
         let tables = schemas.iter().map(|s| s.name.clone()).collect();
-        block(|| self.destination.commit(&Checkpoint { lsn, snapshotted_tables: tables }))?;
+        block(|| {
+            self.destination.commit(&Checkpoint { lsn, snapshotted_tables: tables, source_identity: Some(identity) })
+        })?;
+        if let Some(gap) = gap {
+            tracing::info!(event = "gap.repaired", window_from = %gap.from, window_to = %lsn, tables = schemas.len(), "gap repaired: every table re-copied at the new slot's snapshot");
+            self.record_event(serde_json::json!({ "event": "gap.repaired", "reason": gap.reason, "window_from": gap.from.to_string(), "window_to": lsn.to_string(), "tables": schemas.len() }));
+        }
         created.release();
         self.status.commits += 1;
         tracing::info!(consistent_point = %lsn, "snapshot committed");
@@ -442,7 +527,14 @@ impl Pipeline {
                 // Nothing in flight and nothing uncommitted: the server has sent all changes
                 // before wal_end and none concerned us, so the slot may move up to it.
                 if st.pending_since.is_none() && !st.in_transaction && wal_end > st.checkpoint {
-                    stream.confirm(wal_end);
+                    // Recorded first: a slot confirmed past the checkpoint by siphon itself is
+                    // not a gap (see check_continuity).
+                    match self.state_dir.record_confirmed(wal_end) {
+                        Ok(()) => stream.confirm(wal_end),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "could not record a confirmed position; not confirming it")
+                        }
+                    }
                 }
             }
         }
@@ -460,7 +552,7 @@ impl Pipeline {
         let lsn = end.unwrap_or(st.checkpoint);
         block(|| -> Result<(), Error> {
             self.destination.apply(batch)?;
-            self.destination.commit(&Checkpoint { lsn, snapshotted_tables: vec![] })
+            self.destination.commit(&Checkpoint::at(lsn))
         })?;
         st.pending_since = None;
         st.checkpoint = lsn;

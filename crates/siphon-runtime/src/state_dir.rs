@@ -36,6 +36,23 @@ impl StateDir {
         &self.path
     }
 
+    /// The highest position siphon confirmed to the slot beyond a checkpoint (keepalives while
+    /// idle), or 0/0.
+    pub fn confirmed(&self) -> siphon_core::Lsn {
+        std::fs::read_to_string(self.path.join("confirmed_lsn"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or_default()
+    }
+
+    /// Records `lsn` as confirmed (before it is sent to the server).
+    pub fn record_confirmed(&self, lsn: siphon_core::Lsn) -> std::io::Result<()> {
+        if lsn <= self.confirmed() {
+            return Ok(());
+        }
+        write_atomic(&self.path.join("confirmed_lsn"), format!("{lsn}\n").as_bytes())
+    }
+
     /// Whether the pipeline was paused (and not resumed since).
     pub fn paused(&self) -> bool {
         self.path.join(PAUSED_MARKER).exists()
@@ -71,6 +88,13 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         File::open(dir)?.sync_all()?;
     }
     Ok(())
+}
+
+/// Appends one JSON event line to `state_dir/events.jsonl`.
+pub fn append_event(state_dir: &Path, event: &serde_json::Value) -> std::io::Result<()> {
+    let mut f = OpenOptions::new().create(true).append(true).open(state_dir.join("events.jsonl"))?;
+    writeln!(f, "{event}")?;
+    f.sync_data()
 }
 
 #[cfg(test)]

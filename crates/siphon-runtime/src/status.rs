@@ -48,6 +48,8 @@ pub struct Status {
     /// Commits to the destination in this process.
     pub commits: u64,
     pub last_error: Option<String>,
+    /// The latest event of note (gap detected / repaired).
+    pub last_event: Option<serde_json::Value>,
 }
 
 impl Status {
@@ -60,6 +62,7 @@ impl Status {
             changes_applied: 0,
             commits: 0,
             last_error: None,
+            last_event: None,
         }
     }
 
@@ -72,6 +75,7 @@ impl Status {
             "changes_applied": self.changes_applied,
             "commits": self.commits,
             "last_error": self.last_error,
+            "last_event": self.last_event,
             "pid": std::process::id(),
             "updated_at_unix_ms": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
         })

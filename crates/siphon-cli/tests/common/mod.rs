@@ -188,8 +188,14 @@ pub fn duck_rows(path: &Path, sql: &str) -> Vec<Vec<String>> {
 
 /// Rows of a source query, every value as text (`NULL` for null).
 pub fn pg_rows(db: &TestDb, sql: &str) -> Vec<Vec<String>> {
+    pg_rows_on(db.cluster, &db.name, sql)
+}
+
+/// [`pg_rows`] on any cluster and database.
+pub fn pg_rows_on(cluster: &siphon_testkit::PgCluster, database: &str, sql: &str) -> Vec<Vec<String>> {
     // Unit and record separators: values may hold tabs and newlines.
-    let out = db.psql(&format!("\\pset null NULL\n\\pset fieldsep '\u{1f}'\n\\pset recordsep '\u{1e}'\n{sql}"));
+    let out = cluster
+        .psql(database, &format!("\\pset null NULL\n\\pset fieldsep '\u{1f}'\n\\pset recordsep '\u{1e}'\n{sql}"));
     out.split('\u{1e}').filter(|l| !l.is_empty()).map(|l| l.split('\u{1f}').map(str::to_string).collect()).collect()
 }
 
