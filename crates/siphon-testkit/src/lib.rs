@@ -124,7 +124,9 @@ pub struct PgCluster {
     port: u16,
     major_version: u32,
     postmaster: Mutex<Option<Child>>,
-    watchdog: Option<Child>,
+    /// One per data directory this cluster has had (a pg_upgrade adds one).
+    watchdogs: Vec<Child>,
+    extra_conf: Vec<String>,
 }
 
 impl std::fmt::Debug for PgCluster {
@@ -194,7 +196,8 @@ impl PgCluster {
             port: 0,
             major_version,
             postmaster: Mutex::new(None),
-            watchdog: Some(watchdog),
+            watchdogs: vec![watchdog],
+            extra_conf: opts.extra_conf.clone(),
         };
 
         let out = cluster
@@ -213,31 +216,9 @@ impl PgCluster {
         let mut last_error = String::new();
         for _attempt in 0..8 {
             let port = free_port();
-            let mut conf = original_conf.clone();
-            conf.push_str("\n# --- siphon-testkit ---\n");
-            let _ = writeln!(conf, "listen_addresses = '127.0.0.1'");
-            let _ = writeln!(conf, "port = {port}");
-            let _ = writeln!(conf, "unix_socket_directories = '{}'", cluster.data_dir.display());
-            for line in [
-                "wal_level = logical",
-                "max_replication_slots = 20",
-                "max_wal_senders = 20",
-                "fsync = off",
-                "synchronous_commit = off",
-                "full_page_writes = off",
-            ] {
-                conf.push_str(line);
-                conf.push('\n');
-            }
-            if !opts.extra_conf.is_empty() {
-                conf.push_str("# --- extra_conf ---\n");
-                for line in &opts.extra_conf {
-                    conf.push_str(line);
-                    conf.push('\n');
-                }
-            }
-            fs::write(&conf_path, conf).expect("write postgresql.conf");
             cluster.port = port;
+            let conf = format!("{original_conf}{}", cluster.testkit_conf(&cluster.data_dir));
+            fs::write(&conf_path, conf).expect("write postgresql.conf");
             match cluster.spawn_postmaster() {
                 Ok(()) => {
                     eprintln!(
@@ -479,15 +460,96 @@ impl PgCluster {
         Ok(())
     }
 
-    /// A command for a server binary, run as the server user when we are root.
-    fn server_command(&self, tool: &str) -> Command {
-        let mut cmd = Command::new(self.bin_dir.join(tool));
+    /// Upgrades the cluster in place to the major version in `new_bin` with `pg_upgrade`, as an
+    /// operator would: stops the server, initdb's a new data directory (same encoding and
+    /// locale; no data checksums, like the old one), runs `pg_upgrade`, and starts the new server
+    /// on the same port with the same settings. Panics with pg_upgrade's output on failure.
+    pub fn upgrade(&mut self, new_bin: &Path) {
+        self.stop();
+        let old_bin = self.bin_dir.clone();
+        let old_data = self.data_dir.clone();
+        let new_major = postgres_major_version(new_bin);
+        let new_data = self.base_path.join(format!("data-{new_major}"));
+        let mut initdb = Command::new(new_bin.join("initdb"));
+        initdb.arg("-D").arg(&new_data).args([
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--auth=trust",
+            "--no-sync",
+        ]);
+        if new_major >= 18 {
+            initdb.arg("--no-data-checksums");
+        }
+        let out = self.as_server(initdb).output().expect("spawn initdb");
+        if !out.status.success() {
+            panic!("siphon-testkit: initdb {new_major} failed: {}", output_text(&out));
+        }
+        // The new cluster's watchdog first, so a crash from here on still cleans up.
+        self.watchdogs.push(spawn_watchdog(&self.base_path, &new_data));
+        let conf_path = new_data.join("postgresql.conf");
+        let mut conf = fs::read_to_string(&conf_path).expect("read postgresql.conf");
+        conf.push_str(&self.testkit_conf(&new_data));
+        fs::write(&conf_path, conf).expect("write postgresql.conf");
+        let mut upgrade = Command::new(new_bin.join("pg_upgrade"));
+        upgrade
+            .arg("-b")
+            .arg(&old_bin)
+            .arg("-B")
+            .arg(new_bin)
+            .arg("-d")
+            .arg(&old_data)
+            .arg("-D")
+            .arg(&new_data)
+            .args(["-p", &free_port().to_string(), "-P", &free_port().to_string(), "-U", "postgres"])
+            .arg(format!("--socketdir={}", self.base_path.display()));
+        let out = self.as_server(upgrade).output().expect("spawn pg_upgrade");
+        if !out.status.success() {
+            panic!("siphon-testkit: pg_upgrade {} -> {new_major} failed:\n{}", self.major_version, output_text(&out));
+        }
+        self.bin_dir = new_bin.to_path_buf();
+        self.data_dir = new_data;
+        self.major_version = new_major;
+        if let Err(e) = self.spawn_postmaster() {
+            panic!("siphon-testkit: the upgraded server did not start: {e}");
+        }
+        eprintln!("siphon-testkit: upgraded to PostgreSQL {new_major} on 127.0.0.1:{}", self.port);
+    }
+
+    /// The settings the testkit appends to postgresql.conf for `data_dir`.
+    fn testkit_conf(&self, data_dir: &Path) -> String {
+        let mut conf = String::from("\n# --- siphon-testkit ---\n");
+        let _ = writeln!(conf, "listen_addresses = '127.0.0.1'");
+        let _ = writeln!(conf, "port = {}", self.port);
+        let _ = writeln!(conf, "unix_socket_directories = '{}'", data_dir.display());
+        for line in TESTKIT_SETTINGS {
+            conf.push_str(line);
+            conf.push('\n');
+        }
+        if !self.extra_conf.is_empty() {
+            conf.push_str("# --- extra_conf ---\n");
+            for line in &self.extra_conf {
+                conf.push_str(line);
+                conf.push('\n');
+            }
+        }
+        conf
+    }
+
+    fn as_server(&self, mut cmd: Command) -> Command {
         clean_pg_env(&mut cmd);
         cmd.current_dir(&self.base_path).env("LC_ALL", "C").stdin(Stdio::null());
         if let Some(user) = server_user() {
             cmd.uid(user.uid).gid(user.gid);
         }
         cmd
+    }
+
+    /// A command for a server binary, run as the server user when we are root.
+    fn server_command(&self, tool: &str) -> Command {
+        self.as_server(Command::new(self.bin_dir.join(tool)))
     }
 }
 
@@ -502,7 +564,7 @@ impl Drop for PgCluster {
         }
         // Closing its stdin tells the watchdog we are done; the directory is
         // gone, so it just exits. Reap it, but never hang a test on it.
-        if let Some(mut watchdog) = self.watchdog.take() {
+        for mut watchdog in std::mem::take(&mut self.watchdogs) {
             drop(watchdog.stdin.take());
             let deadline = Instant::now() + Duration::from_secs(5);
             while Instant::now() < deadline {
@@ -514,6 +576,16 @@ impl Drop for PgCluster {
         }
     }
 }
+
+/// The settings every test cluster runs with (after its port and socket directory).
+const TESTKIT_SETTINGS: [&str; 6] = [
+    "wal_level = logical",
+    "max_replication_slots = 20",
+    "max_wal_senders = 20",
+    "fsync = off",
+    "synchronous_commit = off",
+    "full_page_writes = off",
+];
 
 /// Starts the watchdog for a cluster in `base` (see the crate docs). Its
 /// stdin is a pipe whose write end only this process holds (close-on-exec).
