@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use siphon_core::config::Config;
 use siphon_duckdb::query::{QueryLimits, QueryService, TextResult};
+use siphon_runtime::client::{daemon, Daemon};
 
 #[derive(Parser)]
 #[command(name = "siphon", version, about = "Change-data-capture replication from PostgreSQL into DuckDB")]
@@ -66,6 +67,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The major-version upgrade runbook: `prepare` before pg_upgrade, `finish` after.
+    Upgrade {
+        #[command(subcommand)]
+        command: UpgradeCommand,
+    },
     /// Inspect and drop replication slots on the source server.
     Slots {
         #[command(subcommand)]
@@ -78,6 +84,26 @@ enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum UpgradeCommand {
+    /// Check writes stopped, wait for catch-up, pause, record checksums, drop the slot below PG 17.
+    Prepare {
+        #[arg(short, long, default_value = "siphon.toml")]
+        config: PathBuf,
+        /// Do not check that application writes have stopped.
+        #[arg(long)]
+        skip_write_check: bool,
+        /// Seconds to watch the WAL for application writes.
+        #[arg(long, default_value_t = 3)]
+        write_check_s: u64,
+    },
+    /// After the upgrade: doctor, continue at the new or kept slot (or backfill), resume, verify.
+    Finish {
+        #[arg(short, long, default_value = "siphon.toml")]
+        config: PathBuf,
     },
 }
 
@@ -123,6 +149,25 @@ fn main() -> ExitCode {
         }),
         Command::Pause { config } => load(&config).and_then(|c| set_paused(&c, true)),
         Command::Resume { config } => load(&config).and_then(|c| set_paused(&c, false)),
+        Command::Upgrade { command: UpgradeCommand::Prepare { config, skip_write_check, write_check_s } } => {
+            load(&config).and_then(|c| {
+                let opts = siphon_runtime::upgrade::PrepareOptions {
+                    skip_write_check,
+                    write_check: Duration::from_secs(write_check_s),
+                };
+                print!("{}", block_on(siphon_runtime::upgrade::prepare(&c, opts))?);
+                Ok(())
+            })
+        }
+        Command::Upgrade { command: UpgradeCommand::Finish { config } } => load(&config).and_then(|c| {
+            let (report, equal) = block_on(siphon_runtime::upgrade::finish(&c))?;
+            print!("{report}");
+            if !equal {
+                anyhow::bail!("source and replica differ after the upgrade");
+            }
+            println!("upgrade finished: source and replica agree");
+            Ok(())
+        }),
         Command::Doctor { config, json } => load(&config).and_then(|c| doctor(&c, json)),
         Command::Slots { command: SlotsCommand::List { config, json } } => {
             load(&config).and_then(|c| slots_list(&c, json))
@@ -176,7 +221,7 @@ async fn wait_for_signal() {
 
 fn status(config: &Config, json: bool) -> anyhow::Result<()> {
     let v = match daemon(config) {
-        Some(d) => daemon_request(&d, "GET", "/v1/status", None)?,
+        Some(d) => d.request("GET", "/v1/status", None)?,
         None => {
             let path = config.pipeline.state_dir.join("status.json");
             let text = std::fs::read_to_string(&path).map_err(|e| {
@@ -217,7 +262,7 @@ fn set_paused(config: &Config, paused: bool) -> anyhow::Result<()> {
     let verb = if paused { "pause" } else { "resume" };
     match daemon(config) {
         Some(d) => {
-            let v = daemon_request(&d, "POST", &format!("/v1/{verb}"), None)?;
+            let v = d.request("POST", &format!("/v1/{verb}"), None)?;
             print_status(&v);
         }
         None => {
@@ -249,63 +294,10 @@ fn query(config: &Config, sql: &str, format: Format, limits: QueryLimits) -> any
     Ok(())
 }
 
-/// A running daemon for this config: its address (from state_dir/control.json) and token.
-struct Daemon {
-    listen: String,
-    token: String,
-}
-
-fn daemon(config: &Config) -> Option<Daemon> {
-    let dir = &config.pipeline.state_dir;
-    let info: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("control.json")).ok()?).ok()?;
-    let pid = info["pid"].as_u64()?;
-    if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-        return None;
-    }
-    let token = match &config.control.token {
-        Some(t) => t.expose().to_string(),
-        None => std::fs::read_to_string(dir.join("control.token")).ok()?.trim().to_string(),
-    };
-    Some(Daemon { listen: info["listen"].as_str()?.to_string(), token })
-}
-
 fn query_daemon(daemon: &Daemon, sql: &str, limits: QueryLimits) -> anyhow::Result<TextResult> {
     let body =
         serde_json::json!({ "sql": sql, "max_rows": limits.max_rows, "timeout_ms": limits.timeout.as_millis() as u64 });
-    Ok(serde_json::from_value(daemon_request(daemon, "POST", "/v1/query", Some(body))?)?)
-}
-
-/// One control API call; an error response becomes an error with its detail and hint.
-fn daemon_request(
-    daemon: &Daemon,
-    method: &str,
-    path: &str,
-    body: Option<serde_json::Value>,
-) -> anyhow::Result<serde_json::Value> {
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let url = format!("http://{}{path}", daemon.listen);
-    let auth = format!("Bearer {}", daemon.token);
-    let sent = match method {
-        "GET" => agent.get(&url).header("Authorization", &auth).call(),
-        _ => agent.post(&url).header("Authorization", &auth).send_json(body.unwrap_or(serde_json::json!({}))),
-    };
-    let mut response =
-        sent.map_err(|e| anyhow::anyhow!("could not reach the running siphon at {}: {e}", daemon.listen))?;
-    let status = response.status();
-    let value: serde_json::Value = response.body_mut().read_json()?;
-    if !status.is_success() {
-        let text = |k: &str| value[k].as_str().map(str::to_string);
-        let mut msg = text("error").unwrap_or_else(|| format!("the daemon answered {status}"));
-        if let Some(d) = text("detail") {
-            msg.push_str(&format!("\n  detail: {d}"));
-        }
-        if let Some(h) = text("hint") {
-            msg.push_str(&format!("\n  hint: {h}"));
-        }
-        anyhow::bail!(msg);
-    }
-    Ok(value)
+    Ok(serde_json::from_value(daemon.request("POST", "/v1/query", Some(body))?)?)
 }
 
 fn print_result(result: &TextResult, format: Format) -> anyhow::Result<()> {

@@ -19,7 +19,7 @@ fn pg16_bin() -> PathBuf {
 
 fn cli(p: &Pipeline, args: &[&str]) -> (bool, String) {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_siphon"));
-    let verbs = if args[0] == "slots" { 2 } else { 1 };
+    let verbs = if matches!(args[0], "slots" | "upgrade") { 2 } else { 1 };
     cmd.args(&args[..verbs]).arg("--config").arg(&p.config).args(&args[verbs..]);
     let out = cmd.output().unwrap();
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
@@ -66,4 +66,104 @@ fn a_pg_upgrade_from_15_to_16_with_writes_in_the_window_is_detected_and_repaired
         &pg_rows_on(&cluster, "app", "SELECT id, v FROM t ORDER BY id"),
         "after the upgrade",
     );
+}
+
+fn setup_15(rows: u32) -> (PgCluster, Pipeline, common::Siphon) {
+    let cluster = PgCluster::start();
+    cluster.create_database("app");
+    cluster.psql("app", &format!("CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT i, 'v' || i FROM generate_series(1, {rows}) i;"));
+    let p = Pipeline::for_source(&cluster.url("app"), &["public.t"], "", "[flush]\ninterval_ms = 50", "duckdb");
+    let mut s = p.start();
+    s.wait_past(&cluster.psql("app", "SELECT pg_logical_emit_message(true, 't', 's')"));
+    (cluster, p, s)
+}
+
+fn same_as_source(p: &Pipeline, cluster: &PgCluster) {
+    assert_same_rows(
+        &p.duck("SELECT id::VARCHAR, v FROM public.t ORDER BY id"),
+        &pg_rows_on(cluster, "app", "SELECT id, v FROM t ORDER BY id"),
+        "after the upgrade",
+    );
+}
+
+#[test]
+fn upgrade_prepare_and_finish_carry_a_quiet_pipeline_from_15_to_16_without_a_backfill() {
+    let new_bin = pg16_bin();
+    let (mut cluster, p, mut s) = setup_15(500);
+    let (ok, out) = cli(&p, &["upgrade", "prepare", "--write-check-s", "1"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("paused") && out.contains("dropped slot") && out.contains("next steps"), "{out}");
+    assert_eq!(cluster.psql("app", "SELECT count(*) FROM pg_replication_slots"), "0");
+    cluster.upgrade(&new_bin);
+    let (ok, out) = cli(&p, &["upgrade", "finish"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("15 -> 16") && out.contains("no backfill needed") && out.contains("source and replica agree"),
+        "{out}"
+    );
+    s.wait_past(
+        &cluster.psql("app", "UPDATE t SET v = 'after' WHERE id = 1; SELECT pg_logical_emit_message(true, 't', 's')"),
+    );
+    assert!(s.stop().success());
+    let log = p.log();
+    assert!(log.contains("upgrade.anchored"), "{log}");
+    assert!(!log.contains("gap.detected"), "a verified quiet upgrade needs no backfill: {log}");
+    same_as_source(&p, &cluster);
+}
+
+#[test]
+fn upgrade_finish_backfills_when_tables_changed_during_the_window() {
+    let new_bin = pg16_bin();
+    let (mut cluster, p, s) = setup_15(300);
+    let (ok, out) = cli(&p, &["upgrade", "prepare", "--write-check-s", "1"]);
+    assert!(ok, "{out}");
+    cluster.upgrade(&new_bin);
+    cluster.psql("app", "UPDATE t SET v = 'written in the window' WHERE id <= 30; INSERT INTO t VALUES (9999, 'new');");
+    let (ok, out) = cli(&p, &["upgrade", "finish"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("tables changed during the upgrade window: public.t"), "{out}");
+    assert!(s.stop().success());
+    assert!(p.log().contains("gap.repaired"), "{}", p.log());
+    same_as_source(&p, &cluster);
+}
+
+#[test]
+fn upgrade_prepare_refuses_while_the_application_still_writes() {
+    let (cluster, p, s) = setup_15(10);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (stop, port) = (stop.clone(), cluster.port());
+        let psql = cluster.bin_dir().join("psql");
+        std::thread::spawn(move || {
+            let mut i = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                i += 1;
+                let sql =
+                    format!("INSERT INTO t SELECT {i} * 1000 + g, repeat('x', 200) FROM generate_series(1, 200) g");
+                let _ = std::process::Command::new(&psql)
+                    .args([
+                        "-X",
+                        "-q",
+                        "-h",
+                        "127.0.0.1",
+                        "-U",
+                        "postgres",
+                        "-p",
+                        &port.to_string(),
+                        "-d",
+                        "app",
+                        "-c",
+                        &sql,
+                    ])
+                    .output();
+            }
+        })
+    };
+    let (ok, out) = cli(&p, &["upgrade", "prepare", "--write-check-s", "2"]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+    assert!(!ok, "{out}");
+    assert!(out.contains("application writes have not stopped") && out.contains("--skip-write-check"), "{out}");
+    assert_eq!(s.status().unwrap()["state"], "streaming", "a refused prepare leaves the pipeline running");
+    drop(s);
 }

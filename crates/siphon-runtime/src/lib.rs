@@ -3,6 +3,7 @@
 //! *Architecture invariant*: only this crate advances a checkpoint. Sources produce events and
 //! confirm positions when told; destinations apply and commit when told.
 
+pub mod client;
 pub mod control;
 pub mod doctor;
 pub mod null_destination;
@@ -10,5 +11,6 @@ pub mod pipeline;
 pub mod slots;
 pub mod state_dir;
 pub mod status;
+pub mod upgrade;
 
 pub use pipeline::run;

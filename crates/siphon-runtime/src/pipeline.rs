@@ -262,8 +262,8 @@ impl Pipeline {
         }
         let checkpoint = match block(|| self.destination.load_checkpoint())? {
             Some(cp) => match self.check_continuity(&client, &cp, &tables).await? {
-                None => cp.lsn,
-                Some(gap) => {
+                Ok(lsn) => lsn,
+                Err(gap) => {
                     self.report_gap(&gap)?;
                     tokio::select! {
                         lsn = self.initial_snapshot(&client, &schemas, Some(&gap)) => lsn?,
@@ -311,11 +311,11 @@ impl Pipeline {
     /// came from (same system identifier and timeline: positions of a restored backup or another
     /// server mean other changes).
     async fn check_continuity(
-        &self,
+        &mut self,
         client: &siphon_postgres::SqlClient,
         cp: &Checkpoint,
         tables: &[TableName],
-    ) -> Result<Option<Gap>, Error> {
+    ) -> Result<Result<Lsn, Gap>, Error> {
         let missing: Vec<String> =
             tables.iter().filter(|t| !cp.snapshotted_tables.contains(t)).map(|t| t.to_string()).collect();
         if !missing.is_empty() {
@@ -323,8 +323,8 @@ impl Pipeline {
                 .with_detail(format!("not snapshotted: {}", missing.join(", ")))
                 .with_hint("adding tables to a running pipeline is not supported yet: use a separate pipeline (own slot, state_dir and destination) for them"));
         }
-        let slot_name = &self.config.source.slot;
-        let gap = |reason: String| Ok(Some(Gap { reason, from: cp.lsn }));
+        let slot_name = &self.config.source.slot.clone();
+        let gap = |reason: String| Ok(Err(Gap { reason, from: cp.lsn }));
         let Some(info) = slot::find(client, slot_name).await? else {
             return gap(format!("replication slot \"{slot_name}\" is missing (dropped, or the server was replaced)"));
         };
@@ -332,8 +332,11 @@ impl Pipeline {
         if info.wal_status.as_deref() == Some("lost") {
             return gap(format!("replication slot \"{slot_name}\" was invalidated by the server (wal_status = lost: it fell further behind than max_slot_wal_keep_size allows, and its WAL is gone)"));
         }
-        let source = &self.config.source;
+        let source = self.config.source.clone();
         let identity = slot::identify(&self.connector, &source.slot, &source.publication).await?;
+        if let Some(lsn) = self.anchored(&info, &identity)? {
+            return Ok(Ok(lsn));
+        }
         if let Some(was) = cp.source_identity.as_deref().filter(|was| *was != identity) {
             return gap(format!("the source server changed: system identifier/timeline was {was}, is {identity} (a restored backup, a failover or another server)"));
         }
@@ -342,7 +345,41 @@ impl Pipeline {
             return gap(format!("replication slot \"{slot_name}\" starts at {c}, past everything siphon confirmed ({confirmed_by_us}): it was recreated or advanced by someone else"));
         }
         tracing::info!(checkpoint = %cp.lsn, "resuming from checkpoint");
-        Ok(None)
+        Ok(Ok(cp.lsn))
+    }
+
+    /// `siphon upgrade finish` verified that nothing changed across an upgrade and left an anchor:
+    /// the slot's position on the upgraded server. When the slot is exactly there and the server
+    /// is the one verified, the pipeline continues from it (new checkpoint, new identity) without
+    /// a backfill. The anchor is consumed either way; a mismatch falls through to the gap checks.
+    fn anchored(&mut self, info: &slot::SlotInfo, identity: &str) -> Result<Option<Lsn>, Error> {
+        let path = self.state_dir.path().join("anchor.json");
+        let Ok(text) = std::fs::read_to_string(&path) else { return Ok(None) };
+        let anchor: Option<crate::upgrade::Anchor> = serde_json::from_str(&text).ok();
+        let lsn = anchor.as_ref().and_then(|a| a.lsn.parse::<Lsn>().ok());
+        let valid = match (&anchor, lsn) {
+            (Some(a), Some(lsn)) => {
+                a.identity == identity
+                    && info.confirmed_flush_lsn == Some(lsn)
+                    && info.wal_status.as_deref() != Some("lost")
+            }
+            _ => false,
+        };
+        if !valid {
+            tracing::warn!("the upgrade anchor does not match the slot or the server: checking for a gap instead");
+            let _ = std::fs::remove_file(&path);
+            return Ok(None);
+        }
+        let lsn = lsn.unwrap_or_default();
+        let checkpoint =
+            Checkpoint { lsn, snapshotted_tables: Vec::new(), source_identity: Some(identity.to_string()) };
+        block(|| self.destination.commit(&checkpoint))?;
+        let _ = std::fs::remove_file(&path);
+        tracing::info!(event = "upgrade.anchored", lsn = %lsn, identity, "continuing on the upgraded server without a backfill");
+        self.record_event(
+            serde_json::json!({ "event": "upgrade.anchored", "lsn": lsn.to_string(), "identity": identity }),
+        );
+        Ok(Some(lsn))
     }
 
     /// Logs and records a gap; with `on_gap = "fail"` it is the error that stops the pipeline.
