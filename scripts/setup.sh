@@ -26,7 +26,7 @@ SIPHON_DUCKDB_VERSION=1.5.6
 SIPHON_DUCKDB_NPM_PACKAGE="@duckdb/node-bindings-linux-x64@1.5.6-r.1"
 SIPHON_DEFAULT_PG_BIN=/usr/lib/postgresql/15/bin
 # Extra major versions for pg_upgrade tests (SIPHON_PG<major>_BIN is exported for each).
-SIPHON_PG_EXTRA_VERSIONS=${SIPHON_PG_EXTRA_VERSIONS:-16.14.0}
+SIPHON_PG_EXTRA_VERSIONS=${SIPHON_PG_EXTRA_VERSIONS:-16.14.0 17.11.0 18.6.0}
 
 _siphon_log() { printf 'setup: %s\n' "$*" >&2; }
 

@@ -55,6 +55,8 @@ fn a_dropped_slot_is_a_gap_that_is_backfilled() {
     assert_eq!(ev[0]["window_from"], checkpoint.as_str(), "the window starts at the checkpoint");
     assert_eq!(ev[0]["action"], "backfill");
     assert_eq!(ev[1]["event"], "gap.repaired");
+    assert_eq!(ev[1]["verified"], true, "the re-copied tables were verified");
+    assert!(log.contains("snapshot verified"), "{log}");
     same(pg_rows(&db, "SELECT id, v FROM t ORDER BY id"), &p);
 }
 

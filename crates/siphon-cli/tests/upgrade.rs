@@ -9,12 +9,17 @@ use std::path::PathBuf;
 use common::{assert_same_rows, pg_rows_on, Pipeline};
 use siphon_testkit::PgCluster;
 
-fn pg16_bin() -> PathBuf {
-    let dir = std::env::var_os("SIPHON_PG16_BIN").map(PathBuf::from).expect(
-        "SIPHON_PG16_BIN is not set: run the tests through scripts/test.sh (scripts/setup.sh fetches PostgreSQL 16)",
-    );
+fn pg_bin(major: u32) -> PathBuf {
+    let var = format!("SIPHON_PG{major}_BIN");
+    let dir = std::env::var_os(&var).map(PathBuf::from).unwrap_or_else(|| {
+        panic!("{var} is not set: run the tests through scripts/test.sh (scripts/setup.sh fetches PostgreSQL {major})")
+    });
     assert!(dir.join("pg_upgrade").is_file(), "no pg_upgrade in {}", dir.display());
     dir
+}
+
+fn pg16_bin() -> PathBuf {
+    pg_bin(16)
 }
 
 fn cli(p: &Pipeline, args: &[&str]) -> (bool, String) {
@@ -69,7 +74,10 @@ fn a_pg_upgrade_from_15_to_16_with_writes_in_the_window_is_detected_and_repaired
 }
 
 fn setup_15(rows: u32) -> (PgCluster, Pipeline, common::Siphon) {
-    let cluster = PgCluster::start();
+    setup_on(PgCluster::start(), rows)
+}
+
+fn setup_on(cluster: PgCluster, rows: u32) -> (PgCluster, Pipeline, common::Siphon) {
     cluster.create_database("app");
     cluster.psql("app", &format!("CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT i, 'v' || i FROM generate_series(1, {rows}) i;"));
     let p = Pipeline::for_source(&cluster.url("app"), &["public.t"], "", "[flush]\ninterval_ms = 50", "duckdb");
@@ -166,4 +174,34 @@ fn upgrade_prepare_refuses_while_the_application_still_writes() {
     assert!(out.contains("application writes have not stopped") && out.contains("--skip-write-check"), "{out}");
     assert_eq!(s.status().unwrap()["state"], "streaming", "a refused prepare leaves the pipeline running");
     drop(s);
+}
+
+#[test]
+fn from_17_to_18_the_slot_survives_pg_upgrade_and_no_backfill_is_needed() {
+    let cluster = PgCluster::start_with(siphon_testkit::ClusterOptions { bin_dir: pg_bin(17), ..Default::default() });
+    assert_eq!(cluster.major_version(), 17);
+    let (mut cluster, p, mut s) = setup_on(cluster, 400);
+    s.wait_past(
+        &cluster.psql("app", "UPDATE t SET v = 'on 17' WHERE id <= 40; SELECT pg_logical_emit_message(true, 't', 's')"),
+    );
+    let (ok, out) = cli(&p, &["upgrade", "prepare", "--write-check-s", "1"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("kept slot"), "{out}");
+    cluster.upgrade(&pg_bin(18));
+    assert_eq!(cluster.major_version(), 18);
+    assert_eq!(
+        cluster.psql("app", "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'siphon'"),
+        "1",
+        "pg_upgrade carried the slot"
+    );
+    let (ok, out) = cli(&p, &["upgrade", "finish"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("17 -> 18") && out.contains("no backfill needed") && !out.contains("created slot"), "{out}");
+    s.wait_past(
+        &cluster.psql("app", "INSERT INTO t VALUES (7000, 'on 18'); SELECT pg_logical_emit_message(true, 't', 's')"),
+    );
+    assert!(s.stop().success());
+    let log = p.log();
+    assert!(log.contains("upgrade.anchored") && !log.contains("gap.detected"), "{log}");
+    same_as_source(&p, &cluster);
 }

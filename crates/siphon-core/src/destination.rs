@@ -79,4 +79,9 @@ pub trait Destination: Send {
 
     /// Discards everything accepted since the last commit.
     fn rollback(&mut self) -> Result<(), DestinationError>;
+
+    /// Committed rows of `table`, for verification; `None` when the destination keeps no rows.
+    fn count_rows(&mut self, _table: &TableName) -> Result<Option<u64>, DestinationError> {
+        Ok(None)
+    }
 }

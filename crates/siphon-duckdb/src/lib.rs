@@ -390,6 +390,14 @@ impl Destination for DuckDbDestination {
         Ok(())
     }
 
+    fn count_rows(&mut self, table: &TableName) -> Result<Option<u64>, DestinationError> {
+        let n: i64 = self
+            .conn
+            .query_row(&format!("SELECT count(*) FROM {}", table.quoted()), [], |r| r.get(0))
+            .map_err(db_err("counting rows"))?;
+        Ok(Some(n as u64))
+    }
+
     fn rollback(&mut self) -> Result<(), DestinationError> {
         if self.in_transaction {
             self.in_transaction = false;

@@ -442,6 +442,7 @@ impl Pipeline {
         let created = slot::create_with_snapshot(&self.connector, &source.slot, &source.publication).await?;
         let identity = slot::identify(&self.connector, &source.slot, &source.publication).await?;
         block(|| self.destination.rollback())?;
+        let mut copied = Vec::new();
         for schema in schemas {
             block(|| self.destination.ensure_table(schema))?;
             let mut first = true;
@@ -472,20 +473,38 @@ impl Pipeline {
                 block(|| self.destination.apply(batch))?;
             }
             tracing::info!(table = %schema.name, rows, elapsed_ms = started.elapsed().as_millis() as u64, "table snapshotted");
+            copied.push((schema.name.clone(), rows));
         }
         let lsn = created.consistent_point;
         let tables = schemas.iter().map(|s| s.name.clone()).collect();
         block(|| {
             self.destination.commit(&Checkpoint { lsn, snapshotted_tables: tables, source_identity: Some(identity) })
         })?;
+        self.verify_snapshot(&copied)?;
         if let Some(gap) = gap {
             tracing::info!(event = "gap.repaired", window_from = %gap.from, window_to = %lsn, tables = schemas.len(), "gap repaired: every table re-copied at the new slot's snapshot");
-            self.record_event(serde_json::json!({ "event": "gap.repaired", "reason": gap.reason, "window_from": gap.from.to_string(), "window_to": lsn.to_string(), "tables": schemas.len() }));
+            self.record_event(serde_json::json!({ "event": "gap.repaired", "reason": gap.reason, "window_from": gap.from.to_string(), "window_to": lsn.to_string(), "tables": schemas.len(), "verified": true }));
         }
         created.release();
         self.status.commits += 1;
         tracing::info!(consistent_point = %lsn, "snapshot committed");
         Ok(lsn)
+    }
+
+    /// After a snapshot commit: every table holds exactly the rows read at the snapshot (the
+    /// destination was emptied first, so its count must equal the rows copied).
+    fn verify_snapshot(&mut self, copied: &[(TableName, u64)]) -> Result<(), Error> {
+        for (table, rows) in copied {
+            if let Some(held) = block(|| self.destination.count_rows(table))? {
+                if held != *rows {
+                    tracing::error!(table = %table, copied = rows, held, "snapshot verification failed");
+                    return Err(Error::fatal(format!("snapshot verification failed for {table}: copied {rows} rows, the destination holds {held}"))
+                        .with_hint("this is a bug: please report it with the log; the destination is not trustworthy for this table"));
+                }
+            }
+        }
+        tracing::info!(tables = copied.len(), "snapshot verified: every table holds exactly the rows copied");
+        Ok(())
     }
 
     async fn stream(&mut self, stream: &mut PgStream, st: &mut Stream, stop: &mut Stop) -> Result<(), Error> {
