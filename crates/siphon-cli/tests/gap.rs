@@ -134,3 +134,36 @@ fn a_slot_invalidated_by_max_slot_wal_keep_size_is_detected_and_repaired() {
         "after repair",
     );
 }
+
+#[test]
+fn another_server_behind_the_same_url_is_a_gap_even_with_a_slot_of_the_same_name() {
+    // Server A: the pipeline's checkpoint lies well past anything server B has written.
+    let a = PgCluster::start();
+    a.create_database("app");
+    a.psql("app", SETUP);
+    a.psql(
+        "app",
+        "CREATE TABLE noise (pad text); INSERT INTO noise SELECT repeat('x', 500) FROM generate_series(1, 50000);",
+    );
+    let p = Pipeline::for_source(&a.url("app"), &["public.t"], "", "[flush]\ninterval_ms = 50", "duckdb");
+    let mut s = p.start();
+    s.wait_past(&a.psql("app", "SELECT pg_logical_emit_message(true, 't', 's')"));
+    assert!(s.stop().success());
+    // Server B (think: a restored backup behind the same DNS name) with a slot of the same name
+    // whose position is before the checkpoint: only the server identity tells them apart.
+    let b = PgCluster::start();
+    b.create_database("app");
+    b.psql("app", "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'only on b');");
+    b.psql("app", "SELECT pg_create_logical_replication_slot('siphon', 'pgoutput')");
+    let config = std::fs::read_to_string(&p.config).unwrap().replace(&a.url("app"), &b.url("app"));
+    std::fs::write(&p.config, config).unwrap();
+    let mut s = p.start();
+    // Positions of two servers do not compare: wait for the repair itself first.
+    s.wait_status("the gap to be repaired", |st| {
+        st["last_event"]["event"] == "gap.repaired" && st["state"] == "streaming"
+    });
+    s.wait_past(&b.psql("app", "SELECT pg_logical_emit_message(true, 't', 's')"));
+    assert!(s.stop().success());
+    assert!(p.log().contains("the source server changed"), "{}", p.log());
+    assert_eq!(p.duck("SELECT id::VARCHAR, v FROM public.t"), vec![vec!["1".to_string(), "only on b".into()]]);
+}

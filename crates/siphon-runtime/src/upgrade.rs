@@ -87,15 +87,28 @@ async fn version(client: &SqlClient) -> Result<i32, Error> {
     Ok(s.parse().unwrap_or(0))
 }
 
-/// Commits a marker transaction and waits until the pipeline's checkpoint passes it.
+/// Waits until the pipeline streams (a backfill may come first), commits a marker transaction and
+/// waits until the pipeline's checkpoint passes it. (Streaming first: a checkpoint from before an
+/// upgrade or a server change does not compare with the new server's positions.)
 async fn catch_up(client: &SqlClient, d: &Daemon, timeout: Duration) -> Result<Lsn, Error> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let status = d.request("GET", "/v1/status", None)?;
+        if status["state"] == "streaming" {
+            break;
+        }
+        if status["state"] == "failed" || tokio::time::Instant::now() >= deadline {
+            return Err(Error::fatal(format!("the pipeline is not streaming (state {})", status["state"]))
+                .with_hint("check `siphon status`; resolve the error and run this again"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let m: String = client
         .query_one("SELECT pg_logical_emit_message(true, 'siphon', 'upgrade')::text", &[])
         .await
         .map_err(|e| classify(e, "could not write the catch-up marker"))?
         .get(0);
     let marker: Lsn = m.parse().map_err(|_| Error::fatal("invalid marker LSN"))?;
-    let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let status = d.request("GET", "/v1/status", None)?;
         let cp = status["checkpoint_lsn"].as_str().and_then(|s| s.parse::<Lsn>().ok());
