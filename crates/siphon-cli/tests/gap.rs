@@ -7,13 +7,7 @@ mod common;
 use common::{assert_same_rows, pg_rows, Pipeline};
 use siphon_testkit::{ClusterOptions, PgCluster, TestDb};
 
-fn cli(p: &Pipeline, args: &[&str]) -> (bool, String) {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_siphon"));
-    let verbs = if args[0] == "slots" { 2 } else { 1 };
-    cmd.args(&args[..verbs]).arg("--config").arg(&p.config).args(&args[verbs..]);
-    let out = cmd.output().unwrap();
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
-}
+use common::siphon_cli as cli;
 
 fn events(p: &Pipeline) -> Vec<serde_json::Value> {
     std::fs::read_to_string(p.dir.path().join("state/events.jsonl"))

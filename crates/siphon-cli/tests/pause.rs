@@ -7,12 +7,7 @@ use common::{assert_same_rows, pg_rows, Pipeline};
 use siphon_testkit::TestDb;
 
 fn cli(p: &Pipeline, verb: &str) -> (bool, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_siphon"))
-        .args([verb, "--config"])
-        .arg(&p.config)
-        .output()
-        .unwrap();
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    common::siphon_cli(p, &[verb])
 }
 
 fn slot_active(db: &TestDb) -> String {

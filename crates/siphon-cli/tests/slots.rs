@@ -5,13 +5,7 @@ mod common;
 use common::Pipeline;
 use siphon_testkit::TestDb;
 
-fn cli(p: &Pipeline, args: &[&str]) -> (bool, String) {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_siphon"));
-    let verbs = if args[0] == "slots" { 2 } else { 1 };
-    cmd.args(&args[..verbs]).arg("--config").arg(&p.config).args(&args[verbs..]);
-    let out = cmd.output().unwrap();
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
-}
+use common::siphon_cli as cli;
 
 #[test]
 fn slots_are_listed_with_their_owner_and_dropped_only_when_safe() {

@@ -22,13 +22,7 @@ fn pg16_bin() -> PathBuf {
     pg_bin(16)
 }
 
-fn cli(p: &Pipeline, args: &[&str]) -> (bool, String) {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_siphon"));
-    let verbs = if matches!(args[0], "slots" | "upgrade") { 2 } else { 1 };
-    cmd.args(&args[..verbs]).arg("--config").arg(&p.config).args(&args[verbs..]);
-    let out = cmd.output().unwrap();
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
-}
+use common::siphon_cli as cli;
 
 #[test]
 fn a_pg_upgrade_from_15_to_16_with_writes_in_the_window_is_detected_and_repaired() {

@@ -141,32 +141,32 @@ async fn status(State(state): State<Arc<ControlState>>, headers: HeaderMap) -> R
 }
 
 async fn pause(State(state): State<Arc<ControlState>>, headers: HeaderMap) -> Response {
-    if let Some(r) = refused(&state, &headers) {
-        return r;
-    }
-    // Durable first: a crash right after this still starts paused.
-    if let Err(e) = set_paused(&state.state_dir, true) {
-        return error_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            &Error::fatal("could not record the pause").with_detail(e.to_string()),
-        );
-    }
-    state.levers.pause.send_replace(true);
-    settle(&state, |p| matches!(p, Phase::Paused | Phase::Stopped | Phase::Failed), "pause").await
+    set_paused_and_settle(&state, &headers, true).await
 }
 
 async fn resume(State(state): State<Arc<ControlState>>, headers: HeaderMap) -> Response {
-    if let Some(r) = refused(&state, &headers) {
+    set_paused_and_settle(&state, &headers, false).await
+}
+
+/// Records the wanted state durably first (a crash right after still starts paused / running),
+/// tells the pipeline, and answers once it got there.
+async fn set_paused_and_settle(state: &ControlState, headers: &HeaderMap, paused: bool) -> Response {
+    if let Some(r) = refused(state, headers) {
         return r;
     }
-    if let Err(e) = set_paused(&state.state_dir, false) {
+    let what = if paused { "pause" } else { "resume" };
+    if let Err(e) = set_paused(&state.state_dir, paused) {
         return error_response(
             StatusCode::INTERNAL_SERVER_ERROR,
-            &Error::fatal("could not record the resume").with_detail(e.to_string()),
+            &Error::fatal(format!("could not record the {what}")).with_detail(e.to_string()),
         );
     }
-    state.levers.pause.send_replace(false);
-    settle(&state, |p| !matches!(p, Phase::Paused), "resume").await
+    state.levers.pause.send_replace(paused);
+    if paused {
+        settle(state, |p| matches!(p, Phase::Paused | Phase::Stopped | Phase::Failed), what).await
+    } else {
+        settle(state, |p| !matches!(p, Phase::Paused), what).await
+    }
 }
 
 /// Waits (at most a minute) for the pipeline to reach a phase, then answers with its status.

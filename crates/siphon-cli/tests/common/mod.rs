@@ -232,3 +232,16 @@ pub fn transfers(n: usize, from: usize) -> String {
         })
         .collect()
 }
+
+/// Runs `siphon <verb> [sub-verb] --config <pipeline config> [args...]`; (success, stdout + stderr).
+pub fn siphon_cli(p: &Pipeline, args: &[&str]) -> (bool, String) {
+    let verbs = if matches!(args[0], "slots" | "upgrade") { 2 } else { 1 };
+    let out = Command::new(env!("CARGO_BIN_EXE_siphon"))
+        .args(&args[..verbs])
+        .arg("--config")
+        .arg(&p.config)
+        .args(&args[verbs..])
+        .output()
+        .unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
