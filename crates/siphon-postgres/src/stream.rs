@@ -41,6 +41,8 @@ pub struct PgStream {
     relations: HashMap<u32, Option<Arc<TableSchema>>>,
     queue: VecDeque<SourceEvent>,
     in_transaction: bool,
+    /// The server's WAL position as of the latest message (for lag).
+    server_wal_end: Lsn,
 }
 
 impl PgStream {
@@ -72,6 +74,7 @@ impl PgStream {
             relations: HashMap::new(),
             queue: VecDeque::new(),
             in_transaction: false,
+            server_wal_end: from,
         })
     }
 
@@ -91,6 +94,11 @@ impl PgStream {
         }
     }
 
+    /// The server's WAL position as of the latest message received.
+    pub fn server_wal_end(&self) -> Lsn {
+        self.server_wal_end
+    }
+
     /// Reports `lsn` as durably applied (the slot may release WAL before it).
     pub fn confirm(&self, lsn: Lsn) {
         self.client.update_applied_lsn(to_wire(lsn));
@@ -108,6 +116,9 @@ impl PgStream {
     }
 
     fn handle(&mut self, ev: ReplicationEvent) -> Result<(), Error> {
+        if let ReplicationEvent::KeepAlive { wal_end, .. } | ReplicationEvent::XLogData { wal_end, .. } = &ev {
+            self.server_wal_end = self.server_wal_end.max(Lsn(wal_end.as_u64()));
+        }
         match ev {
             ReplicationEvent::Begin { final_lsn, commit_time_micros, .. } => {
                 self.in_transaction = true;

@@ -3,6 +3,7 @@
 //!
 //! | method and path   | what                                                                |
 //! |-------------------|---------------------------------------------------------------------|
+//! | `GET /metrics`    | Prometheus text format (see docs/metrics.md)                        |
 //! | `GET /v1/status`  | the pipeline's status (the same JSON as `state_dir/status.json`)    |
 //! | `POST /v1/pause`  | stop reading, flush, checkpoint, close the replication connection (the slot becomes inactive); kept across restarts; answers once paused |
 //! | `POST /v1/resume` | reconnect and continue; answers once running again |
@@ -45,6 +46,8 @@ pub struct Levers {
     pub pause: watch::Sender<bool>,
     /// The pipeline's current phase.
     pub phase: watch::Receiver<Phase>,
+    /// Renders the metrics.
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
 /// Binds `control.listen` and serves the API on the current runtime until the process ends.
@@ -69,6 +72,7 @@ pub async fn start(
         .map_err(|e| Error::fatal("could not write control.json").with_detail(e.to_string()))?;
     let state = Arc::new(ControlState { token, queries, state_dir: state_dir.to_path_buf(), levers });
     let app = Router::new()
+        .route("/metrics", get(metrics_text))
         .route("/v1/status", get(status))
         .route("/v1/pause", post(pause))
         .route("/v1/resume", post(resume))
@@ -126,6 +130,13 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 fn error_response(code: StatusCode, e: &Error) -> Response {
     (code, Json(serde_json::json!({ "error": e.message, "detail": e.detail, "hint": e.hint }))).into_response()
+}
+
+async fn metrics_text(State(state): State<Arc<ControlState>>, headers: HeaderMap) -> Response {
+    if let Some(r) = refused(&state, &headers) {
+        return r;
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.levers.metrics.render()).into_response()
 }
 
 async fn status(State(state): State<Arc<ControlState>>, headers: HeaderMap) -> Response {

@@ -11,6 +11,7 @@ pub mod pipeline;
 pub mod slots;
 pub mod state_dir;
 pub mod status;
+pub mod telemetry;
 pub mod upgrade;
 
 pub use pipeline::run;

@@ -79,6 +79,7 @@ use tokio::sync::watch;
 use crate::null_destination::NullDestination;
 use crate::state_dir::StateDir;
 use crate::status::{Phase, Status};
+use crate::telemetry;
 
 /// How long the source must be quiet, at a transaction boundary, before buffered changes are
 /// committed without waiting for `flush.interval_ms`.
@@ -94,13 +95,10 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
     let (destination, queries) = open_destination(&config, &state_dir)?;
     let (pause_tx, mut pause) = watch::channel(state_dir.paused());
     let (phase_tx, phase_rx) = watch::channel(Phase::Starting);
-    crate::control::start(
-        &config,
-        state_dir.path(),
-        queries,
-        crate::control::Levers { pause: pause_tx, phase: phase_rx },
-    )
-    .await?;
+    let metrics = telemetry::install();
+    let levers = crate::control::Levers { pause: pause_tx, phase: phase_rx, metrics };
+    crate::control::start(&config, state_dir.path(), queries, levers).await?;
+    tokio::spawn(watch_slot(connector.clone(), config.source.slot.clone(), config.pipeline.name.clone()));
     tracing::info!(pipeline = %config.pipeline.name, source = %connector.describe(), destination = %destination.describe(), "pipeline starting");
     let mut pipeline = Pipeline {
         status: Status::new(&config.pipeline.name),
@@ -133,6 +131,7 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
             }
             Ok(()) => {} // paused: the loop waits for resume
             Err(e) if e.is_transient() => {
+                count_error(&pipeline.config.pipeline.name, &e);
                 if pipeline.status.commits > commits_before {
                     backoff = Duration::from_secs(1);
                 }
@@ -147,10 +146,83 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
                 backoff = (backoff * 2).min(max_backoff);
             }
             Err(e) => {
+                count_error(&pipeline.config.pipeline.name, &e);
                 pipeline.status.last_error = Some(e.to_string());
                 pipeline.set_phase(Phase::Failed);
                 return Err(e);
             }
+        }
+    }
+}
+
+fn count_error(pipeline: &str, e: &Error) {
+    let class = match e.class {
+        siphon_core::ErrorClass::Transient => "transient",
+        siphon_core::ErrorClass::TableScoped => "table",
+        siphon_core::ErrorClass::Fatal => "fatal",
+    };
+    metrics::counter!(telemetry::PIPELINE_ERRORS, "pipeline" => pipeline.to_string(), "class" => class).increment(1);
+}
+
+/// Polls the slot's health for the metrics every 10 s, for the life of the process.
+async fn watch_slot(connector: PgConnector, slot_name: String, pipeline: String) {
+    let mut client = None;
+    loop {
+        if client.is_none() {
+            client = connector.sql().await.ok();
+        }
+        if let Some(c) = &client {
+            match slot::list(c).await {
+                Ok(slots) => {
+                    let own = slots.into_iter().find(|s| s.slot_name == slot_name);
+                    let labels = [("pipeline", pipeline.clone()), ("slot", slot_name.clone())];
+                    metrics::gauge!(telemetry::SLOT_RETAINED, &labels)
+                        .set(own.as_ref().and_then(|s| s.retained_wal_bytes).unwrap_or(0) as f64);
+                    metrics::gauge!(telemetry::SLOT_SAFE, &labels)
+                        .set(own.as_ref().and_then(|s| s.safe_wal_size).unwrap_or(-1) as f64);
+                    metrics::gauge!(telemetry::SLOT_ACTIVE, &labels).set(if own.as_ref().is_some_and(|s| s.active) {
+                        1.0
+                    } else {
+                        0.0
+                    });
+                    let status = own.and_then(|s| s.wal_status).unwrap_or_default();
+                    for st in telemetry::WAL_STATUSES {
+                        let l =
+                            [("pipeline", pipeline.clone()), ("slot", slot_name.clone()), ("status", st.to_string())];
+                        metrics::gauge!(telemetry::SLOT_WAL_STATUS, &l).set(if st == status { 1.0 } else { 0.0 });
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "slot metrics: query failed");
+                    client = None;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(10)).await;
+    }
+}
+
+/// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01).
+const PG_EPOCH_UNIX_MICROS: i64 = 946_684_800_000_000;
+
+/// Why a flush happened (a metrics label).
+#[derive(Clone, Copy)]
+enum FlushReason {
+    Interval,
+    MaxRows,
+    MaxBytes,
+    CaughtUp,
+    Shutdown,
+}
+
+impl FlushReason {
+    fn as_str(self) -> &'static str {
+        match self {
+            FlushReason::Interval => "interval",
+            FlushReason::MaxRows => "max_rows",
+            FlushReason::MaxBytes => "max_bytes",
+            FlushReason::CaughtUp => "caught_up",
+            FlushReason::Shutdown => "shutdown",
         }
     }
 }
@@ -223,12 +295,15 @@ struct Stream {
     /// The current source transaction is already applied (its commit precedes the checkpoint).
     skipping: bool,
     schemas: HashMap<TableName, Arc<TableSchema>>,
+    /// Commit time (µs since 2000-01-01) of the last source transaction received.
+    last_commit_time_micros: i64,
 }
 
 impl Pipeline {
     fn set_phase(&mut self, phase: Phase) {
         self.status.phase = phase;
         self.status.write(self.state_dir.path());
+        telemetry::set_state(&self.config.pipeline.name, phase.as_str());
         self.phase.send_replace(phase);
     }
 
@@ -297,6 +372,7 @@ impl Pipeline {
             in_transaction: false,
             skipping: false,
             schemas: schemas.iter().map(|s| (s.name.clone(), s.clone())).collect(),
+            last_commit_time_micros: 0,
         };
         let result = self.stream(&mut stream, &mut state, stop).await;
         stream.shutdown().await;
@@ -458,6 +534,8 @@ impl Pipeline {
                         batch.truncate(schema.clone());
                     }
                     self.status.snapshot_rows += rows.len() as u64;
+                    metrics::counter!(telemetry::SNAPSHOT_ROWS, "table" => schema.name.to_string())
+                        .increment(rows.len() as u64);
                     for new in rows {
                         batch.push(Change { table: schema.clone(), kind: ChangeKind::Insert { new } });
                     }
@@ -526,7 +604,10 @@ impl Pipeline {
                     last_event = Instant::now();
                     self.on_event(ev?, stream, st)?
                 }
-                _ = tokio::time::sleep_until(deadline.into()), if timer_armed => self.flush(stream, st)?,
+                _ = tokio::time::sleep_until(deadline.into()), if timer_armed => {
+                    let waited = st.pending_since.is_some_and(|t| t.elapsed() >= interval);
+                    self.flush(stream, st, if waited { FlushReason::Interval } else { FlushReason::CaughtUp })?
+                }
             }
         }
     }
@@ -550,6 +631,13 @@ impl Pipeline {
             }
             SourceEvent::Change(change) if !st.skipping => {
                 st.pending_since.get_or_insert_with(Instant::now);
+                let op = match change.kind {
+                    ChangeKind::Insert { .. } => "insert",
+                    ChangeKind::Update { .. } => "update",
+                    ChangeKind::Delete { .. } => "delete",
+                };
+                let labels = [("table", change.table.name.to_string()), ("op", op.to_string())];
+                metrics::counter!(telemetry::ROWS_APPLIED, &labels).increment(1);
                 st.batch.push(change);
                 self.status.changes_applied += 1;
                 if self.over_limits(&st.batch) {
@@ -562,21 +650,31 @@ impl Pipeline {
                 for t in tables {
                     if let Some(schema) = st.schemas.get(&t) {
                         st.batch.truncate(schema.clone());
+                        let labels = [("table", t.to_string()), ("op", "truncate".to_string())];
+                        metrics::counter!(telemetry::ROWS_APPLIED, &labels).increment(1);
                     }
                 }
             }
             SourceEvent::Change(_) | SourceEvent::Truncate(_) => {}
-            SourceEvent::Commit { end_lsn, .. } => {
+            SourceEvent::Commit { end_lsn, commit_time_micros } => {
                 st.in_transaction = false;
                 if std::mem::take(&mut st.skipping) {
                     return Ok(());
                 }
                 st.uncommitted_end = Some(end_lsn);
+                st.last_commit_time_micros = commit_time_micros;
                 st.pending_since.get_or_insert_with(Instant::now);
                 let due =
                     st.pending_since.is_some_and(|t| t.elapsed().as_millis() as u64 >= self.config.flush.interval_ms);
-                if due || self.over_limits(&st.batch) {
-                    self.flush(stream, st)?;
+                let reason = if st.batch.change_count() >= self.config.flush.max_rows {
+                    Some(FlushReason::MaxRows)
+                } else if st.batch.byte_size() >= self.config.flush.max_bytes {
+                    Some(FlushReason::MaxBytes)
+                } else {
+                    due.then_some(FlushReason::Interval)
+                };
+                if let Some(reason) = reason {
+                    self.flush(stream, st, reason)?;
                 }
             }
             SourceEvent::Idle { wal_end } => {
@@ -586,7 +684,12 @@ impl Pipeline {
                     // Recorded first: a slot confirmed past the checkpoint by siphon itself is
                     // not a gap (see check_continuity).
                     match self.state_dir.record_confirmed(wal_end) {
-                        Ok(()) => stream.confirm(wal_end),
+                        Ok(()) => {
+                            stream.confirm(wal_end);
+                            let name = self.config.pipeline.name.clone();
+                            metrics::gauge!(telemetry::LAG_BYTES, "pipeline" => name.clone()).set(0.0);
+                            metrics::gauge!(telemetry::LAG_SECONDS, "pipeline" => name).set(0.0);
+                        }
                         Err(e) => {
                             tracing::warn!(error = %e, "could not record a confirmed position; not confirming it")
                         }
@@ -602,14 +705,32 @@ impl Pipeline {
     }
 
     /// At a transaction boundary: applies what is buffered and commits with the checkpoint.
-    fn flush(&mut self, stream: &PgStream, st: &mut Stream) -> Result<(), Error> {
+    fn flush(&mut self, stream: &PgStream, st: &mut Stream, reason: FlushReason) -> Result<(), Error> {
         let batch = std::mem::take(&mut st.batch);
+        let changes = batch.change_count();
         let end = st.uncommitted_end.take();
         let lsn = end.unwrap_or(st.checkpoint);
+        let started = Instant::now();
         block(|| -> Result<(), Error> {
             self.destination.apply(batch)?;
             self.destination.commit(&Checkpoint::at(lsn))
         })?;
+        let name = self.config.pipeline.name.clone();
+        metrics::counter!(telemetry::FLUSHES, "pipeline" => name.clone(), "reason" => reason.as_str()).increment(1);
+        metrics::histogram!(telemetry::FLUSH_DURATION, "pipeline" => name.clone())
+            .record(started.elapsed().as_secs_f64());
+        metrics::histogram!(telemetry::FLUSH_CHANGES, "pipeline" => name.clone()).record(changes as f64);
+        metrics::gauge!(telemetry::LAG_BYTES, "pipeline" => name.clone())
+            .set(stream.server_wal_end().0.saturating_sub(lsn.0) as f64);
+        if end.is_some() {
+            let commit_unix_micros = st.last_commit_time_micros + PG_EPOCH_UNIX_MICROS;
+            let now_micros = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_micros() as i64)
+                .unwrap_or(0);
+            metrics::gauge!(telemetry::LAG_SECONDS, "pipeline" => name)
+                .set((now_micros - commit_unix_micros).max(0) as f64 / 1e6);
+        }
         st.pending_since = None;
         st.checkpoint = lsn;
         stream.confirm(lsn);
@@ -627,7 +748,7 @@ impl Pipeline {
             return block(|| self.destination.rollback());
         }
         if st.pending_since.is_some() {
-            self.flush(stream, st)?;
+            self.flush(stream, st, FlushReason::Shutdown)?;
         }
         Ok(())
     }
