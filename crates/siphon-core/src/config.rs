@@ -39,6 +39,67 @@ pub struct Config {
     pub flush: FlushConfig,
     #[serde(default)]
     pub control: ControlConfig,
+    #[serde(default)]
+    pub alerts: AlertsConfig,
+}
+
+/// Alerts: conditions checked every `check_interval_s`, sent to a webhook and the log when they
+/// start (`alert.fired`, at most once per `cooldown_s` each) and end (`alert.resolved`). A gap
+/// and a failed pipeline always alert; the thresholds are optional.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// Where to POST alerts (a secret: webhook URLs often embed a token). None: log only.
+    #[serde(default)]
+    pub webhook_url: Option<Secret>,
+    /// `json` (siphon's event object) or `slack` (`{"text": ...}`, for Slack-compatible hooks).
+    #[serde(default)]
+    pub format: AlertFormat,
+    /// Alert when the replication lag exceeds this many seconds.
+    #[serde(default)]
+    pub lag_seconds: Option<f64>,
+    /// Alert when the replication lag exceeds this many bytes of WAL.
+    #[serde(default)]
+    pub lag_bytes: Option<u64>,
+    /// Alert when the slot retains more WAL than this (also always on wal_status unreserved/lost).
+    #[serde(default)]
+    pub retained_wal_bytes: Option<u64>,
+    /// Least seconds between two firings of the same alert.
+    #[serde(default = "default_cooldown_s")]
+    pub cooldown_s: u64,
+    /// Seconds between two checks (also the slot metrics' poll interval).
+    #[serde(default = "default_check_interval_s")]
+    pub check_interval_s: u64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertFormat {
+    #[default]
+    Json,
+    Slack,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            webhook_url: None,
+            format: AlertFormat::Json,
+            lag_seconds: None,
+            lag_bytes: None,
+            retained_wal_bytes: None,
+            cooldown_s: default_cooldown_s(),
+            check_interval_s: default_check_interval_s(),
+        }
+    }
+}
+
+fn default_cooldown_s() -> u64 {
+    300
+}
+
+fn default_check_interval_s() -> u64 {
+    10
 }
 
 /// The daemon's control API (HTTP): status, read-only queries. Every request needs the token.
@@ -305,6 +366,12 @@ impl Config {
                 "control.token",
                 "expected at least 16 characters (or leave it unset to have one generated)",
             ));
+        }
+        positive("alerts.check_interval_s", self.alerts.check_interval_s as usize)?;
+        if let Some(u) = &self.alerts.webhook_url {
+            if !u.expose().starts_with("http://") && !u.expose().starts_with("https://") {
+                return Err(ConfigError::new("alerts.webhook_url", "expected an http:// or https:// URL"));
+            }
         }
         positive("flush.interval_ms", self.flush.interval_ms as usize)?;
         positive("flush.max_rows", self.flush.max_rows)?;

@@ -3,6 +3,7 @@
 //! *Architecture invariant*: only this crate advances a checkpoint. Sources produce events and
 //! confirm positions when told; destinations apply and commit when told.
 
+pub mod alerts;
 pub mod client;
 pub mod control;
 pub mod doctor;

@@ -98,9 +98,25 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
     let metrics = telemetry::install();
     let levers = crate::control::Levers { pause: pause_tx, phase: phase_rx, metrics };
     crate::control::start(&config, state_dir.path(), queries, levers).await?;
-    tokio::spawn(watch_slot(connector.clone(), config.source.slot.clone(), config.pipeline.name.clone()));
+    let health = crate::alerts::SharedHealth::default();
+    let alerts = Arc::new(std::sync::Mutex::new(crate::alerts::Alerts::new(
+        config.alerts.clone(),
+        config.pipeline.name.clone(),
+        state_dir.path().to_path_buf(),
+    )));
+    let watch = SlotWatch {
+        connector: connector.clone(),
+        slot: config.source.slot.clone(),
+        pipeline: config.pipeline.name.clone(),
+        interval: Duration::from_secs(config.alerts.check_interval_s),
+        health: health.clone(),
+        alerts: alerts.clone(),
+    };
+    tokio::spawn(watch_slot(watch));
     tracing::info!(pipeline = %config.pipeline.name, source = %connector.describe(), destination = %destination.describe(), "pipeline starting");
     let mut pipeline = Pipeline {
+        health,
+        alerts,
         status: Status::new(&config.pipeline.name),
         config,
         connector,
@@ -149,6 +165,8 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
                 count_error(&pipeline.config.pipeline.name, &e);
                 pipeline.status.last_error = Some(e.to_string());
                 pipeline.set_phase(Phase::Failed);
+                pipeline.health_update(|h| h.failed = Some(e.message.clone()));
+                pipeline.check_alerts();
                 return Err(e);
             }
         }
@@ -164,8 +182,19 @@ fn count_error(pipeline: &str, e: &Error) {
     metrics::counter!(telemetry::PIPELINE_ERRORS, "pipeline" => pipeline.to_string(), "class" => class).increment(1);
 }
 
-/// Polls the slot's health for the metrics every 10 s, for the life of the process.
-async fn watch_slot(connector: PgConnector, slot_name: String, pipeline: String) {
+/// What the slot watcher needs.
+struct SlotWatch {
+    connector: PgConnector,
+    slot: String,
+    pipeline: String,
+    interval: Duration,
+    health: crate::alerts::SharedHealth,
+    alerts: Arc<std::sync::Mutex<crate::alerts::Alerts>>,
+}
+
+/// Polls the slot's health for the metrics and the alerts, for the life of the process.
+async fn watch_slot(w: SlotWatch) {
+    let SlotWatch { connector, slot: slot_name, pipeline, interval, health, alerts } = w;
     let mut client = None;
     loop {
         if client.is_none() {
@@ -185,6 +214,10 @@ async fn watch_slot(connector: PgConnector, slot_name: String, pipeline: String)
                     } else {
                         0.0
                     });
+                    if let Ok(mut h) = health.lock() {
+                        h.retained_wal_bytes = own.as_ref().and_then(|s| s.retained_wal_bytes).unwrap_or(0);
+                        h.wal_status = own.as_ref().and_then(|s| s.wal_status.clone());
+                    }
                     let status = own.and_then(|s| s.wal_status).unwrap_or_default();
                     for st in telemetry::WAL_STATUSES {
                         let l =
@@ -198,7 +231,11 @@ async fn watch_slot(connector: PgConnector, slot_name: String, pipeline: String)
                 }
             }
         }
-        tokio::time::sleep(Duration::from_secs(10)).await;
+        let snapshot = health.lock().map(|h| h.clone()).unwrap_or_default();
+        if let Ok(mut a) = alerts.lock() {
+            a.check(&snapshot);
+        }
+        tokio::time::sleep(interval).await;
     }
 }
 
@@ -281,6 +318,8 @@ struct Pipeline {
     state_dir: StateDir,
     status: Status,
     phase: watch::Sender<Phase>,
+    health: crate::alerts::SharedHealth,
+    alerts: Arc<std::sync::Mutex<crate::alerts::Alerts>>,
 }
 
 /// Streaming state between destination commits.
@@ -305,6 +344,20 @@ impl Pipeline {
         self.status.write(self.state_dir.path());
         telemetry::set_state(&self.config.pipeline.name, phase.as_str());
         self.phase.send_replace(phase);
+    }
+
+    fn health_update(&self, f: impl FnOnce(&mut crate::alerts::Health)) {
+        if let Ok(mut h) = self.health.lock() {
+            f(&mut h);
+        }
+    }
+
+    /// Checks the alerts now (instead of at the next periodic check).
+    fn check_alerts(&self) {
+        let snapshot = self.health.lock().map(|h| h.clone()).unwrap_or_default();
+        if let Ok(mut a) = self.alerts.lock() {
+            a.check(&snapshot);
+        }
     }
 
     /// After a pause: waits until the server has let go of the slot, so that "paused" means
@@ -466,6 +519,8 @@ impl Pipeline {
         };
         tracing::error!(event = "gap.detected", reason = %gap.reason, window_from = %gap.from, action, "the change stream has a gap: changes after {} may be missing", gap.from);
         self.record_event(serde_json::json!({ "event": "gap.detected", "reason": gap.reason, "window_from": gap.from.to_string(), "action": action }));
+        self.health_update(|h| h.gap = Some(format!("{} (changes after {} may be missing)", gap.reason, gap.from)));
+        self.check_alerts();
         if self.config.pipeline.on_gap == OnGap::Fail {
             return Err(Error::fatal(format!("the change stream has a gap: changes after {} may be missing from the destination", gap.from))
                 .with_detail(gap.reason.clone())
@@ -561,6 +616,7 @@ impl Pipeline {
         self.verify_snapshot(&copied)?;
         if let Some(gap) = gap {
             tracing::info!(event = "gap.repaired", window_from = %gap.from, window_to = %lsn, tables = schemas.len(), "gap repaired: every table re-copied at the new slot's snapshot");
+            self.health_update(|h| h.gap = None);
             self.record_event(serde_json::json!({ "event": "gap.repaired", "reason": gap.reason, "window_from": gap.from.to_string(), "window_to": lsn.to_string(), "tables": schemas.len(), "verified": true }));
         }
         created.release();
@@ -689,6 +745,10 @@ impl Pipeline {
                             let name = self.config.pipeline.name.clone();
                             metrics::gauge!(telemetry::LAG_BYTES, "pipeline" => name.clone()).set(0.0);
                             metrics::gauge!(telemetry::LAG_SECONDS, "pipeline" => name).set(0.0);
+                            self.health_update(|h| {
+                                h.lag_seconds = 0.0;
+                                h.lag_bytes = 0;
+                            });
                         }
                         Err(e) => {
                             tracing::warn!(error = %e, "could not record a confirmed position; not confirming it")
