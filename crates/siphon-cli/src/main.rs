@@ -253,6 +253,13 @@ fn print_status(v: &serde_json::Value) {
     println!("checkpoint  {}", field("checkpoint_lsn"));
     println!("snapshot    {} rows", field("snapshot_rows"));
     println!("streamed    {} changes in {} commits", field("changes_applied"), field("commits"));
+    if let (Some(secs), Some(bytes)) = (v["lag_seconds"].as_f64(), v["lag_bytes"].as_u64()) {
+        println!("lag         {secs:.1} s, {} behind the server", siphon_runtime::slots::human_bytes(bytes as i64));
+    }
+    if let Some(retained) = v["slot_retained_wal_bytes"].as_i64() {
+        let status = v["slot_wal_status"].as_str().unwrap_or("unknown");
+        println!("slot        {} of WAL retained, wal_status {status}", siphon_runtime::slots::human_bytes(retained));
+    }
     if let Some(e) = v.get("last_error").and_then(|e| e.as_str()) {
         println!("last error  {e}");
     }

@@ -49,7 +49,8 @@ fn pause_releases_the_slot_survives_a_restart_and_resume_delivers_what_was_writt
     s.wait_status("paused after restart", |st| st["state"] == "paused");
     assert_eq!(slot_active(&db), "f");
     let (ok, out) = cli(&p, "status");
-    assert!(ok && out.contains("paused"), "{out}");
+    assert!(ok && out.contains("paused") && out.contains("lag ") && out.contains("wal_status"), "{out}");
+    assert!(!out.contains("checkpoint  null"), "a paused pipeline still shows its checkpoint: {out}");
 
     let (ok, out) = cli(&p, "resume");
     assert!(ok && !out.contains("state       paused"), "{out}");

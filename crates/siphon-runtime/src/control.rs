@@ -48,6 +48,8 @@ pub struct Levers {
     pub phase: watch::Receiver<Phase>,
     /// Renders the metrics.
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// Live lag and slot health, merged into the status.
+    pub health: crate::alerts::SharedHealth,
 }
 
 /// Binds `control.listen` and serves the API on the current runtime until the process ends.
@@ -143,12 +145,28 @@ async fn status(State(state): State<Arc<ControlState>>, headers: HeaderMap) -> R
     if let Some(r) = refused(&state, &headers) {
         return r;
     }
-    match std::fs::read_to_string(state.state_dir.join("status.json")) {
-        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+    status_body(&state)
+}
+
+/// `status.json` with the live lag and slot health merged in.
+fn status_body(state: &ControlState) -> Response {
+    let text = match std::fs::read_to_string(state.state_dir.join("status.json")) {
+        Ok(t) => t,
         Err(e) => {
-            error_response(StatusCode::SERVICE_UNAVAILABLE, &Error::fatal("no status yet").with_detail(e.to_string()))
+            return error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &Error::fatal("no status yet").with_detail(e.to_string()),
+            )
         }
+    };
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    if let Ok(h) = state.levers.health.lock() {
+        v["lag_seconds"] = serde_json::json!(h.lag_seconds);
+        v["lag_bytes"] = serde_json::json!(h.lag_bytes);
+        v["slot_retained_wal_bytes"] = serde_json::json!(h.retained_wal_bytes);
+        v["slot_wal_status"] = serde_json::json!(h.wal_status);
     }
+    Json(v).into_response()
 }
 
 async fn pause(State(state): State<Arc<ControlState>>, headers: HeaderMap) -> Response {
@@ -188,12 +206,7 @@ async fn settle(state: &ControlState, reached: impl Fn(&Phase) -> bool, what: &s
             .with_hint("check `siphon status`; the request stays in effect");
         return error_response(StatusCode::ACCEPTED, &err);
     }
-    match std::fs::read_to_string(state.state_dir.join("status.json")) {
-        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
-        Err(e) => {
-            error_response(StatusCode::INTERNAL_SERVER_ERROR, &Error::fatal("no status").with_detail(e.to_string()))
-        }
-    }
+    status_body(state)
 }
 
 #[derive(Deserialize)]

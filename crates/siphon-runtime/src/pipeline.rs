@@ -92,13 +92,14 @@ const CAUGHT_UP_QUIET: Duration = Duration::from_millis(20);
 pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<(), Error> {
     let state_dir = StateDir::open(&config.pipeline.state_dir)?;
     let connector = PgConnector::new(&config.source.url, &format!("siphon-{}", config.pipeline.name))?;
-    let (destination, queries) = open_destination(&config, &state_dir)?;
+    let (mut destination, queries) = open_destination(&config, &state_dir)?;
+    let stored = block(|| destination.load_checkpoint())?.map(|cp| cp.lsn);
     let (pause_tx, mut pause) = watch::channel(state_dir.paused());
     let (phase_tx, phase_rx) = watch::channel(Phase::Starting);
     let metrics = telemetry::install();
-    let levers = crate::control::Levers { pause: pause_tx, phase: phase_rx, metrics };
-    crate::control::start(&config, state_dir.path(), queries, levers).await?;
     let health = crate::alerts::SharedHealth::default();
+    let levers = crate::control::Levers { pause: pause_tx, phase: phase_rx, metrics, health: health.clone() };
+    crate::control::start(&config, state_dir.path(), queries, levers).await?;
     let alerts = Arc::new(std::sync::Mutex::new(crate::alerts::Alerts::new(
         config.alerts.clone(),
         config.pipeline.name.clone(),
@@ -124,6 +125,7 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
         state_dir,
         phase: phase_tx,
     };
+    pipeline.status.checkpoint = stored;
     let max_backoff = Duration::from_secs(pipeline.config.source.reconnect_max_backoff_s);
     let mut backoff = Duration::from_secs(1);
     loop {
