@@ -338,6 +338,28 @@ struct Stream {
     schemas: HashMap<TableName, Arc<TableSchema>>,
     /// Commit time (µs since 2000-01-01) of the last source transaction received.
     last_commit_time_micros: i64,
+    applied: AppliedCounts,
+}
+
+/// Row changes per table and operation since the last flush, published to the metrics at each
+/// commit (not per row: the hot path only bumps a local counter).
+#[derive(Default)]
+struct AppliedCounts {
+    /// Keyed by the schema's address: the entry holds the Arc, so the address stays unique.
+    counts: HashMap<(usize, &'static str), (Arc<TableSchema>, u64)>,
+}
+
+impl AppliedCounts {
+    fn count(&mut self, table: &Arc<TableSchema>, op: &'static str) {
+        self.counts.entry((Arc::as_ptr(table) as usize, op)).or_insert_with(|| (table.clone(), 0)).1 += 1;
+    }
+
+    fn publish(&mut self) {
+        for ((_, op), (table, n)) in self.counts.drain() {
+            let labels = [("table", table.name.to_string()), ("op", op.to_string())];
+            metrics::counter!(telemetry::ROWS_APPLIED, &labels).increment(n);
+        }
+    }
 }
 
 impl Pipeline {
@@ -428,6 +450,7 @@ impl Pipeline {
             skipping: false,
             schemas: schemas.iter().map(|s| (s.name.clone(), s.clone())).collect(),
             last_commit_time_micros: 0,
+            applied: AppliedCounts::default(),
         };
         let result = self.stream(&mut stream, &mut state, stop).await;
         stream.shutdown().await;
@@ -694,8 +717,7 @@ impl Pipeline {
                     ChangeKind::Update { .. } => "update",
                     ChangeKind::Delete { .. } => "delete",
                 };
-                let labels = [("table", change.table.name.to_string()), ("op", op.to_string())];
-                metrics::counter!(telemetry::ROWS_APPLIED, &labels).increment(1);
+                st.applied.count(&change.table, op);
                 st.batch.push(change);
                 self.status.changes_applied += 1;
                 if self.over_limits(&st.batch) {
@@ -707,9 +729,8 @@ impl Pipeline {
                 st.pending_since.get_or_insert_with(Instant::now);
                 for t in tables {
                     if let Some(schema) = st.schemas.get(&t) {
+                        st.applied.count(schema, "truncate");
                         st.batch.truncate(schema.clone());
-                        let labels = [("table", t.to_string()), ("op", "truncate".to_string())];
-                        metrics::counter!(telemetry::ROWS_APPLIED, &labels).increment(1);
                     }
                 }
             }
@@ -777,6 +798,7 @@ impl Pipeline {
             self.destination.apply(batch)?;
             self.destination.commit(&Checkpoint::at(lsn))
         })?;
+        st.applied.publish();
         let name = self.config.pipeline.name.clone();
         metrics::counter!(telemetry::FLUSHES, "pipeline" => name.clone(), "reason" => reason.as_str()).increment(1);
         metrics::histogram!(telemetry::FLUSH_DURATION, "pipeline" => name.clone())
