@@ -60,6 +60,10 @@ fn pause_releases_the_slot_survives_a_restart_and_resume_delivers_what_was_writt
     let (duck, pg) = rows(&db, &p);
     assert_same_rows(&duck, &pg, "after resume");
     assert!(duck.contains(&vec!["1000".to_string(), "while paused".into()]));
+    let events = std::fs::read_to_string(p.dir.path().join("state/events.jsonl")).unwrap();
+    for e in ["pipeline.started", "pipeline.paused", "pipeline.resumed"] {
+        assert!(events.contains(&format!("\"event\":\"{e}\"")), "{e} missing: {events}");
+    }
 }
 
 #[test]

@@ -160,6 +160,9 @@ fn a_column_added_at_the_source_appears_with_its_values() {
         p.duck("SELECT id::VARCHAR, v, w::VARCHAR FROM public.t ORDER BY id"),
         vec![vec!["1".to_string(), "a".into(), "7.000".into()], vec!["2".into(), "b".into(), "1.500".into()]]
     );
+    let events = std::fs::read_to_string(p.dir.path().join("state/events.jsonl")).unwrap();
+    let ddl = events.lines().find(|l| l.contains("ddl.seen")).unwrap_or_else(|| panic!("no ddl.seen: {events}"));
+    assert!(ddl.contains("public.t") && ddl.contains("\"columns_after\":[\"id\",\"v\",\"w\"]"), "{ddl}");
 }
 
 #[test]

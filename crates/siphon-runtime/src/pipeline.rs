@@ -126,6 +126,8 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
         phase: phase_tx,
     };
     pipeline.status.checkpoint = stored;
+    pipeline
+        .record_event(serde_json::json!({ "event": "pipeline.started", "checkpoint": stored.map(|l| l.to_string()) }));
     let max_backoff = Duration::from_secs(pipeline.config.source.reconnect_max_backoff_s);
     let mut backoff = Duration::from_secs(1);
     loop {
@@ -133,8 +135,12 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
             pipeline.release_slot().await;
             pipeline.set_phase(Phase::Paused);
             tracing::info!("pipeline paused: replication connection closed, slot released");
+            pipeline.record_event(serde_json::json!({ "event": "pipeline.paused", "checkpoint": pipeline.status.checkpoint.map(|l| l.to_string()) }));
             tokio::select! {
-                _ = pause.wait_for(|p| !*p) => tracing::info!("pipeline resumed"),
+                _ = pause.wait_for(|p| !*p) => {
+                    tracing::info!("pipeline resumed");
+                    pipeline.record_event(serde_json::json!({ "event": "pipeline.resumed" }));
+                }
                 _ = shutdown.wait_for(|s| *s) => { pipeline.set_phase(Phase::Stopped); return Ok(()) }
             }
         }
@@ -154,6 +160,7 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
                     backoff = Duration::from_secs(1);
                 }
                 tracing::warn!(error = %e, retry_in_s = backoff.as_secs(), "source unavailable, reconnecting");
+                pipeline.record_event(serde_json::json!({ "event": "replication.error", "error": e.message, "retry_in_s": backoff.as_secs() }));
                 pipeline.status.last_error = Some(e.to_string());
                 pipeline.set_phase(Phase::Reconnecting);
                 tokio::select! {
@@ -701,6 +708,14 @@ impl Pipeline {
             }
             SourceEvent::Schema(schema) => {
                 if st.schemas.get(&schema.name) != Some(&schema) {
+                    if let Some(before) = st.schemas.get(&schema.name) {
+                        let columns = |t: &TableSchema| t.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
+                        tracing::info!(event = "ddl.seen", table = %schema.name, "the table's schema changed at the source");
+                        self.record_event(serde_json::json!({
+                            "event": "ddl.seen", "table": schema.name.to_string(),
+                            "columns_before": columns(before), "columns_after": columns(&schema),
+                        }));
+                    }
                     let batch = std::mem::take(&mut st.batch);
                     block(|| -> Result<(), Error> {
                         self.destination.apply(batch)?;
