@@ -324,24 +324,13 @@ fn print_result(result: &TextResult, format: Format) -> anyhow::Result<()> {
         }
         Format::Csv => print!("{}", result.to_csv()),
         Format::Table => {
-            let widths: Vec<usize> = (0..result.columns.len())
-                .map(|i| {
-                    result
-                        .rows
-                        .iter()
-                        .map(|r| cell(&r[i]).chars().count())
-                        .chain([result.columns[i].chars().count()])
-                        .max()
-                        .unwrap_or(0)
-                })
-                .collect();
-            let line = |vals: Vec<String>| {
-                vals.iter().zip(&widths).map(|(v, w)| format!("{v:<w$}")).collect::<Vec<_>>().join(" | ")
-            };
-            println!("{}", line(result.columns.clone()));
+            let header = result.columns.clone();
+            let rows: Vec<Vec<String>> = result.rows.iter().map(|r| r.iter().map(cell).collect()).collect();
+            let widths = column_widths(&header, &rows);
+            println!("{}", pad(&header, &widths, " | "));
             println!("{}", widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("-+-"));
-            for r in &result.rows {
-                println!("{}", line(r.iter().map(cell).collect()));
+            for r in &rows {
+                println!("{}", pad(r, &widths, " | "));
             }
             println!("({} row{})", result.rows.len(), if result.rows.len() == 1 { "" } else { "s" });
         }
@@ -393,14 +382,11 @@ fn slots_list(config: &Config, json: bool) -> anyhow::Result<()> {
             ]
         })
         .collect();
-    let widths: Vec<usize> = (0..header.len())
-        .map(|i| rows.iter().map(|r| r[i].len()).chain([header[i].len()]).max().unwrap_or(0))
-        .collect();
-    let line =
-        |vals: Vec<String>| vals.iter().zip(&widths).map(|(v, w)| format!("{v:<w$}")).collect::<Vec<_>>().join("  ");
-    println!("{}", line(header.iter().map(|h| h.to_string()).collect()));
-    for r in rows {
-        println!("{}", line(r));
+    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    let widths = column_widths(&header, &rows);
+    println!("{}", pad(&header, &widths, "  "));
+    for r in &rows {
+        println!("{}", pad(r, &widths, "  "));
     }
     Ok(())
 }
@@ -442,4 +428,16 @@ fn doctor(config: &Config, json: bool) -> anyhow::Result<()> {
     }
     eprintln!("all checks passed ({warned} warning(s))");
     Ok(())
+}
+
+/// The width of each column: its longest value or header, in characters.
+fn column_widths(header: &[String], rows: &[Vec<String>]) -> Vec<usize> {
+    (0..header.len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).chain([header[i].chars().count()]).max().unwrap_or(0))
+        .collect()
+}
+
+/// One line of an aligned table.
+fn pad(values: &[String], widths: &[usize], separator: &str) -> String {
+    values.iter().zip(widths).map(|(v, w)| format!("{v:<w$}")).collect::<Vec<_>>().join(separator)
 }

@@ -22,6 +22,14 @@ pub struct Health {
 
 pub type SharedHealth = Arc<Mutex<Health>>;
 
+/// Checks the alerts against the current health, now.
+pub fn check_now(alerts: &Mutex<Alerts>, health: &SharedHealth) {
+    let snapshot = health.lock().map(|h| h.clone()).unwrap_or_default();
+    if let Ok(mut a) = alerts.lock() {
+        a.check(&snapshot);
+    }
+}
+
 /// Evaluates the conditions and remembers which alerts are firing.
 pub struct Alerts {
     config: AlertsConfig,

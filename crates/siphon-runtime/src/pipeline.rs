@@ -240,10 +240,7 @@ async fn watch_slot(w: SlotWatch) {
                 }
             }
         }
-        let snapshot = health.lock().map(|h| h.clone()).unwrap_or_default();
-        if let Ok(mut a) = alerts.lock() {
-            a.check(&snapshot);
-        }
+        crate::alerts::check_now(&alerts, &health);
         tokio::time::sleep(interval).await;
     }
 }
@@ -385,10 +382,7 @@ impl Pipeline {
 
     /// Checks the alerts now (instead of at the next periodic check).
     fn check_alerts(&self) {
-        let snapshot = self.health.lock().map(|h| h.clone()).unwrap_or_default();
-        if let Ok(mut a) = self.alerts.lock() {
-            a.check(&snapshot);
-        }
+        crate::alerts::check_now(&self.alerts, &self.health);
     }
 
     /// After a pause: waits until the server has let go of the slot, so that "paused" means
