@@ -60,6 +60,21 @@ enum Command {
         #[arg(short, long, default_value = "siphon.toml")]
         config: PathBuf,
     },
+    /// Copy tables again while the pipeline keeps streaming (needs the running daemon): no new
+    /// slot, no pause, no change lost or reverted.
+    Backfill {
+        #[arg(short, long, default_value = "siphon.toml")]
+        config: PathBuf,
+        /// Tables to copy (schema.table); none: every table of the pipeline.
+        tables: Vec<String>,
+        /// merge: upsert the source's rows (rows only at the destination stay);
+        /// truncate: empty the destination table first.
+        #[arg(long, default_value = "merge", value_parser = ["merge", "truncate"])]
+        mode: String,
+        /// Wait until the copy finished, showing its progress.
+        #[arg(long)]
+        wait: bool,
+    },
     /// Check every source setting and permission the pipeline needs; exit 1 on any failure.
     Doctor {
         #[arg(short, long, default_value = "siphon.toml")]
@@ -149,6 +164,9 @@ fn main() -> ExitCode {
         }),
         Command::Pause { config } => load(&config).and_then(|c| set_paused(&c, true)),
         Command::Resume { config } => load(&config).and_then(|c| set_paused(&c, false)),
+        Command::Backfill { config, tables, mode, wait } => {
+            load(&config).and_then(|c| backfill(&c, &tables, &mode, wait))
+        }
         Command::Upgrade { command: UpgradeCommand::Prepare { config, skip_write_check, write_check_s } } => {
             load(&config).and_then(|c| {
                 let opts = siphon_runtime::upgrade::PrepareOptions {
@@ -262,6 +280,50 @@ fn print_status(v: &serde_json::Value) {
     }
     if let Some(e) = v.get("last_error").and_then(|e| e.as_str()) {
         println!("last error  {e}");
+    }
+}
+
+fn backfill(config: &Config, tables: &[String], mode: &str, wait: bool) -> anyhow::Result<()> {
+    let Some(d) = daemon(config) else {
+        anyhow::bail!(
+            "pipeline {} is not running: start it (siphon run) and ask again; a copy needs the running stream",
+            config.pipeline.name
+        );
+    };
+    let v = d.request("POST", "/v1/backfill", Some(serde_json::json!({ "tables": tables, "mode": mode })))?;
+    let job = v["job"].as_str().unwrap_or_default().to_string();
+    println!("backfill {job} started ({mode})");
+    if !wait {
+        println!("follow it with: siphon status");
+        return Ok(());
+    }
+    let mut last = String::new();
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        let s = d.request("GET", "/v1/status", None)?;
+        let copy = s["copy"].as_object().cloned().unwrap_or_default();
+        let ours: Vec<_> = copy.iter().filter(|(_, p)| p["job"] == job.as_str()).collect();
+        if ours.is_empty() {
+            println!("backfill {job} finished");
+            return Ok(());
+        }
+        let line = ours
+            .iter()
+            .map(|(t, p)| {
+                format!(
+                    "{t}: {}/{} rows, {}/{} chunks",
+                    p["rows_copied"], p["rows_estimate"], p["chunks_done"], p["chunks_total"]
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        if line != last {
+            println!("{line}");
+            last = line;
+        }
+        if s["state"] == "failed" {
+            anyhow::bail!("the pipeline failed during the backfill: {}", s["last_error"]);
+        }
     }
 }
 

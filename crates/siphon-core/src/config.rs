@@ -38,6 +38,8 @@ pub struct Config {
     #[serde(default)]
     pub flush: FlushConfig,
     #[serde(default)]
+    pub snapshot: SnapshotConfig,
+    #[serde(default)]
     pub control: ControlConfig,
     #[serde(default)]
     pub alerts: AlertsConfig,
@@ -254,6 +256,50 @@ fn default_max_bytes() -> usize {
     32 * 1024 * 1024
 }
 
+/// How tables are copied: the initial snapshot, tables added later and `siphon backfill`.
+/// Each table is split into chunks of about `chunk_rows` rows by primary-key ranges; up to
+/// `parallel_tables` tables are copied at once, each over up to `connections_per_table`
+/// connections.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotConfig {
+    #[serde(default = "default_parallel_tables")]
+    pub parallel_tables: usize,
+    #[serde(default = "default_connections_per_table")]
+    pub connections_per_table: usize,
+    #[serde(default = "default_chunk_rows")]
+    pub chunk_rows: u64,
+}
+
+impl Default for SnapshotConfig {
+    fn default() -> Self {
+        SnapshotConfig {
+            parallel_tables: default_parallel_tables(),
+            connections_per_table: default_connections_per_table(),
+            chunk_rows: default_chunk_rows(),
+        }
+    }
+}
+
+impl SnapshotConfig {
+    /// Connections that copy at the same time.
+    pub fn workers(&self) -> usize {
+        (self.parallel_tables * self.connections_per_table).max(1)
+    }
+}
+
+fn default_parallel_tables() -> usize {
+    2
+}
+
+fn default_connections_per_table() -> usize {
+    2
+}
+
+fn default_chunk_rows() -> u64 {
+    100_000
+}
+
 /// A secret string: shown as `***` by `Debug` and `Display`.
 #[derive(Clone, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
@@ -368,6 +414,15 @@ impl Config {
             ));
         }
         positive("alerts.check_interval_s", self.alerts.check_interval_s as usize)?;
+        positive("snapshot.parallel_tables", self.snapshot.parallel_tables)?;
+        positive("snapshot.connections_per_table", self.snapshot.connections_per_table)?;
+        positive("snapshot.chunk_rows", self.snapshot.chunk_rows as usize)?;
+        if self.snapshot.workers() > 64 {
+            return Err(ConfigError::new(
+                "snapshot.parallel_tables",
+                "parallel_tables x connections_per_table must be at most 64 (each is a source connection)",
+            ));
+        }
         if let Some(u) = &self.alerts.webhook_url {
             if !u.expose().starts_with("http://") && !u.expose().starts_with("https://") {
                 return Err(ConfigError::new("alerts.webhook_url", "expected an http:// or https:// URL"));

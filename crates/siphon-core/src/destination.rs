@@ -39,7 +39,7 @@ use crate::position::Lsn;
 use crate::schema::{TableName, TableSchema};
 
 /// What a destination stores atomically with the data.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Checkpoint {
     /// The end position of the last source transaction applied (or the snapshot's consistent
     /// point).
@@ -49,13 +49,37 @@ pub struct Checkpoint {
     /// The source server the positions belong to (`system_identifier/timeline`). Written with
     /// the snapshot; `None` on an ordinary commit keeps the stored one.
     pub source_identity: Option<String>,
+    /// Copy chunks to record (planned or done) with this commit, replacing stored records of
+    /// the same job, table and chunk.
+    pub chunks: Vec<ChunkRecord>,
+    /// Copy jobs that finished: their chunk records are deleted with this commit.
+    pub finished_jobs: Vec<String>,
 }
 
 impl Checkpoint {
     /// An ordinary commit: a new position, nothing else changes.
     pub fn at(lsn: Lsn) -> Self {
-        Checkpoint { lsn, snapshotted_tables: Vec::new(), source_identity: None }
+        Checkpoint { lsn, ..Checkpoint::default() }
     }
+}
+
+/// One chunk of a table copy (initial snapshot, added table, `siphon backfill`), stored by the
+/// destination with the commit that applied its rows, so that a restarted copy skips it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChunkRecord {
+    /// The copy job (one per snapshot or backfill request).
+    pub job: String,
+    pub table: TableName,
+    pub chunk: u32,
+    /// `merge` or `truncate` (how the job treats rows already at the destination).
+    pub mode: String,
+    /// The chunk's key range, as JSON arrays of the key columns' text values: `lower`
+    /// inclusive, `upper` exclusive, `None` unbounded.
+    pub lower: Option<String>,
+    pub upper: Option<String>,
+    /// The rows are applied (committed with this record).
+    pub done: bool,
+    pub rows: u64,
 }
 
 pub use crate::error::{Error as DestinationError, ErrorClass};
@@ -79,6 +103,12 @@ pub trait Destination: Send {
 
     /// Discards everything accepted since the last commit.
     fn rollback(&mut self) -> Result<(), DestinationError>;
+
+    /// Chunk records of unfinished copy jobs (see [`Checkpoint::chunks`]); empty for a
+    /// destination that keeps none (its copies restart from the beginning).
+    fn load_chunks(&mut self) -> Result<Vec<ChunkRecord>, DestinationError> {
+        Ok(Vec::new())
+    }
 
     /// Committed rows of `table`, for verification; `None` when the destination keeps no rows.
     fn count_rows(&mut self, _table: &TableName) -> Result<Option<u64>, DestinationError> {

@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 
 use duckdb::{appender_params_from_iter, params, Connection};
 use siphon_core::batch::{Batch, RowOp, TableBatch};
-use siphon_core::destination::{Checkpoint, Destination, DestinationError};
+use siphon_core::destination::{Checkpoint, ChunkRecord, Destination, DestinationError};
 use siphon_core::position::Lsn;
 use siphon_core::row::Datum;
 use siphon_core::schema::{quote_ident, TableName, TableSchema};
@@ -95,7 +95,11 @@ impl DuckDbDestination {
              CREATE TABLE IF NOT EXISTS __siphon.snapshotted_tables (
                  pipeline VARCHAR, table_schema VARCHAR, table_name VARCHAR,
                  PRIMARY KEY (pipeline, table_schema, table_name));
-             ALTER TABLE __siphon.checkpoint ADD COLUMN IF NOT EXISTS source_identity VARCHAR;",
+             ALTER TABLE __siphon.checkpoint ADD COLUMN IF NOT EXISTS source_identity VARCHAR;
+             CREATE TABLE IF NOT EXISTS __siphon.copy_chunks (
+                 pipeline VARCHAR, job VARCHAR, table_schema VARCHAR, table_name VARCHAR, chunk INTEGER,
+                 mode VARCHAR NOT NULL, lower_key VARCHAR, upper_key VARCHAR, done BOOLEAN NOT NULL,
+                 rows BIGINT NOT NULL, PRIMARY KEY (pipeline, job, table_schema, table_name, chunk));",
         )
         .map_err(db_err("creating the state tables"))?;
         Ok(DuckDbDestination {
@@ -330,7 +334,33 @@ impl Destination for DuckDbDestination {
             .query_map(params![self.pipeline], |r| Ok(TableName::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
             .map_err(db_err("reading the checkpoint"))?;
-        Ok(Some(Checkpoint { lsn, snapshotted_tables: tables, source_identity }))
+        Ok(Some(Checkpoint { lsn, snapshotted_tables: tables, source_identity, ..Checkpoint::default() }))
+    }
+
+    fn load_chunks(&mut self) -> Result<Vec<ChunkRecord>, DestinationError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT job, table_schema, table_name, chunk, mode, lower_key, upper_key, done, rows
+                 FROM __siphon.copy_chunks WHERE pipeline = ? ORDER BY job, table_schema, table_name, chunk",
+            )
+            .map_err(db_err("reading copy progress"))?;
+        let records = stmt
+            .query_map(params![self.pipeline], |r| {
+                Ok(ChunkRecord {
+                    job: r.get(0)?,
+                    table: TableName::new(r.get::<_, String>(1)?, r.get::<_, String>(2)?),
+                    chunk: r.get::<_, i32>(3)? as u32,
+                    mode: r.get(4)?,
+                    lower: r.get(5)?,
+                    upper: r.get(6)?,
+                    done: r.get(7)?,
+                    rows: r.get::<_, i64>(8)? as u64,
+                })
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(db_err("reading copy progress"))?;
+        Ok(records)
     }
 
     fn ensure_table(&mut self, schema: &TableSchema) -> Result<(), DestinationError> {
@@ -384,6 +414,30 @@ impl Destination for DuckDbDestination {
                     params![self.pipeline, t.schema, t.name],
                 )
                 .map_err(db_err("writing the checkpoint"))?;
+        }
+        for c in &checkpoint.chunks {
+            self.conn
+                .execute(
+                    "INSERT OR REPLACE INTO __siphon.copy_chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    params![
+                        self.pipeline,
+                        c.job,
+                        c.table.schema,
+                        c.table.name,
+                        c.chunk as i32,
+                        c.mode,
+                        c.lower,
+                        c.upper,
+                        c.done,
+                        c.rows as i64
+                    ],
+                )
+                .map_err(db_err("recording copy progress"))?;
+        }
+        for job in &checkpoint.finished_jobs {
+            self.conn
+                .execute("DELETE FROM __siphon.copy_chunks WHERE pipeline = ? AND job = ?", params![self.pipeline, job])
+                .map_err(db_err("recording copy progress"))?;
         }
         self.conn.execute_batch("COMMIT").map_err(db_err("COMMIT"))?;
         self.in_transaction = false;

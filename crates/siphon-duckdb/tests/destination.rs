@@ -49,6 +49,7 @@ fn cp(lsn: u64) -> Checkpoint {
         lsn: Lsn(lsn),
         snapshotted_tables: vec![TableName::new("app", "t")],
         source_identity: Some("7/1".into()),
+        ..Checkpoint::default()
     }
 }
 

@@ -3,9 +3,11 @@
 //! ```text
 //!   connect ──► catalog (publication, table schemas and keys)
 //!      │
-//!      ├─ no checkpoint: slot::create_with_snapshot ──► snapshot::copy_table (at the exported
-//!      │                 snapshot, one table after another) ──► runtime commits the snapshot
-//!      │                 with the slot's consistent point as checkpoint
+//!      ├─ no checkpoint: slot::create_with_snapshot ──► the slot's consistent point is the
+//!      │                 first checkpoint; its exported snapshot is copied in key-range chunks
+//!      │                 (snapshot::plan_chunks / copy_chunk, several connections)
+//!      ├─ copies later (added table, resumed copy, `siphon backfill`): a TEMPORARY slot's
+//!      │                 exported snapshot, the same chunked copy
 //!      │
 //!      └─ stream::PgStream::start(checkpoint) ──► SourceEvent (Begin, Schema, Change, Truncate,
 //!                        Commit, Idle) ──► runtime; `confirm(lsn)` after each durable commit

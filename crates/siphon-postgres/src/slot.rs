@@ -108,17 +108,24 @@ pub async fn identify(connector: &PgConnector, slot: &str, publication: &str) ->
 }
 
 /// Creates a logical slot with the pgoutput plugin and exports its snapshot.
+/// Creates the slot `slot` with an exported snapshot. A `temporary` slot only serves the
+/// snapshot (a copy while the pipeline streams on its own slot): the server drops it when the
+/// session ends ([`CreatedSlot::release`], or a crash).
 pub async fn create_with_snapshot(
     connector: &PgConnector,
     slot: &str,
     publication: &str,
+    temporary: bool,
 ) -> Result<CreatedSlot, Error> {
     let cfg = connector.replication_config(slot, publication);
     let mut session = ReplicationClient::connect_gated(cfg)
         .await
         .map_err(|e| replication_error(e, "could not open a replication session"))?;
     let rows = session
-        .simple_query(&format!("CREATE_REPLICATION_SLOT \"{slot}\" LOGICAL pgoutput EXPORT_SNAPSHOT"))
+        .simple_query(&format!(
+            "CREATE_REPLICATION_SLOT \"{slot}\"{} LOGICAL pgoutput EXPORT_SNAPSHOT",
+            if temporary { " TEMPORARY" } else { "" }
+        ))
         .await
         .map_err(|e| {
             let err = replication_error(e, &format!("could not create replication slot \"{slot}\""));
@@ -133,7 +140,7 @@ pub async fn create_with_snapshot(
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| Error::fatal("CREATE_REPLICATION_SLOT returned no consistent point"))?;
     let snapshot_name = text(2).ok_or_else(|| Error::fatal("CREATE_REPLICATION_SLOT exported no snapshot"))?;
-    tracing::info!(slot, %consistent_point, "created replication slot");
+    tracing::info!(slot, %consistent_point, temporary, "created replication slot");
     Ok(CreatedSlot { consistent_point, snapshot_name, session })
 }
 

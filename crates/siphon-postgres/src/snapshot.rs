@@ -1,29 +1,155 @@
-//! Copying a table's rows as of an exported snapshot.
+//! Copying a table's rows as of an exported snapshot, in primary-key chunks.
 //!
-//! Each table is read in its own `REPEATABLE READ` transaction that imports the slot's exported
-//! snapshot (`SET TRANSACTION SNAPSHOT`), with `COPY (SELECT ...) TO STDOUT` in text format: the
-//! same text form the stream delivers, so both paths convert values identically. Rows are handed
-//! over in chunks as COPY data arrives, so memory stays bounded by the chunk size whatever the
-//! table size.
+//! A table is split into chunks by ranges of its key ([`plan_chunks`]); each chunk is read in its
+//! own `REPEATABLE READ` transaction that imports an exported snapshot (`SET TRANSACTION
+//! SNAPSHOT`), with `COPY (SELECT ... WHERE <key range>) TO STDOUT` in text format: the same text
+//! form the stream delivers, so both paths convert values identically. Rows are handed over in
+//! pieces as COPY data arrives, so memory stays bounded whatever the chunk size.
+//!
+//! # Why key ranges (and not `ctid` ranges)
+//!
+//! Chunks must mean the same rows across a restart: a copy interrupted by a crash resumes at a
+//! *new* snapshot (the exported one died with its session), and the chunks already done must
+//! still cover exactly their rows. A key identifies a row for its whole life; a `ctid` does not
+//! (an UPDATE moves the row, VACUUM FULL or CLUSTER moves every row), so a `ctid` chunk done
+//! before the crash could miss rows that moved out of a chunk still to do. Ranges are bounded
+//! by the key's own btree order (row comparison `(k1, k2) >= (...)`), the order the planner
+//! sampled them in, so the ranges partition the key space whatever the collation.
+//!
+//! # Planning
+//!
+//! The boundaries come from a `TABLESAMPLE SYSTEM` sample of the keys, sorted: cheap (a few
+//! percent of the pages at most) and good enough to balance chunks. Chunk boundaries do not need
+//! to be read at the copy's snapshot: the first range is unbounded below and the last unbounded
+//! above, so every key, present or future, falls in exactly one chunk.
 
 use futures_util::StreamExt;
 use siphon_core::row::{Datum, Row};
 use siphon_core::schema::{quote_ident, quote_literal, TableSchema};
 use siphon_core::Error;
+use tokio_postgres::Client;
 
-use crate::connect::{classify, PgConnector};
+use crate::connect::classify;
 use crate::protocol::copy_text::CopyTextDecoder;
 
-/// Reads every row of `schema`'s table at `snapshot`, passing rows to `on_rows` in chunks of
-/// about `chunk_bytes` bytes of COPY data. Returns the number of rows copied.
-pub async fn copy_table(
-    connector: &PgConnector,
+/// A range of key values: `lower` inclusive, `upper` exclusive, `None` unbounded. Values are
+/// the key columns' text forms, in key-column order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyRange {
+    pub lower: Option<Vec<String>>,
+    pub upper: Option<Vec<String>>,
+}
+
+/// Rows sampled per planned chunk to place the boundaries.
+const SAMPLES_PER_CHUNK: u64 = 64;
+
+/// The table's estimated row count (`pg_class.reltuples`, or an exact count when the table was
+/// never analysed).
+pub async fn estimate_rows(client: &Client, schema: &TableSchema) -> Result<u64, Error> {
+    let what = format!("could not estimate the size of {}", schema.name);
+    let row = client
+        .query_one("SELECT reltuples::int8 FROM pg_class WHERE oid = $1::text::regclass", &[&schema.name.quoted()])
+        .await
+        .map_err(|e| classify(e, &what))?;
+    let reltuples: i64 = row.get(0);
+    if reltuples >= 0 {
+        return Ok(reltuples as u64);
+    }
+    let row = client
+        .query_one(&format!("SELECT count(*) FROM ONLY {}", schema.name.quoted()), &[])
+        .await
+        .map_err(|e| classify(e, &what))?;
+    Ok(row.get::<_, i64>(0) as u64)
+}
+
+/// Splits the table into key ranges of about `chunk_rows` rows each (`estimated_rows` from
+/// [`estimate_rows`]). A table smaller than one chunk is one unbounded range.
+pub async fn plan_chunks(
+    client: &Client,
+    schema: &TableSchema,
+    estimated_rows: u64,
+    chunk_rows: u64,
+) -> Result<Vec<KeyRange>, Error> {
+    let wanted = estimated_rows.div_ceil(chunk_rows.max(1));
+    if wanted <= 1 {
+        return Ok(vec![KeyRange::default()]);
+    }
+    let keys = key_columns(schema);
+    let percent = (100.0 * (wanted * SAMPLES_PER_CHUNK) as f64 / estimated_rows as f64).min(100.0);
+    let list = keys.iter().map(|k| quote_ident(k)).collect::<Vec<_>>().join(", ");
+    let texts = keys.iter().map(|k| format!("{}::text", quote_ident(k))).collect::<Vec<_>>().join(", ");
+    let sql =
+        format!("SELECT {texts} FROM ONLY {} TABLESAMPLE SYSTEM ({percent}) ORDER BY {list}", schema.name.quoted());
+    let rows = client
+        .query(&sql, &[])
+        .await
+        .map_err(|e| classify(e, &format!("could not sample the keys of {}", schema.name)))?;
+    let sample: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| (0..keys.len()).map(|i| r.get::<_, Option<String>>(i).unwrap_or_default()).collect())
+        .collect();
+    Ok(ranges_from_sample(&sample, wanted as usize))
+}
+
+/// Cuts a sorted key sample into `chunks` ranges (fewer when the sample repeats itself).
+pub fn ranges_from_sample(sample: &[Vec<String>], chunks: usize) -> Vec<KeyRange> {
+    let mut bounds: Vec<Vec<String>> = Vec::new();
+    if chunks > 1 && !sample.is_empty() {
+        for i in 1..chunks {
+            let b = &sample[i * sample.len() / chunks];
+            if bounds.last() != Some(b) {
+                bounds.push(b.clone());
+            }
+        }
+    }
+    let mut ranges = Vec::with_capacity(bounds.len() + 1);
+    let mut lower = None;
+    for b in bounds {
+        ranges.push(KeyRange { lower: lower.take(), upper: Some(b.clone()) });
+        lower = Some(b);
+    }
+    ranges.push(KeyRange { lower, upper: None });
+    ranges
+}
+
+fn key_columns(schema: &TableSchema) -> Vec<String> {
+    schema.columns.iter().filter(|c| c.is_key).map(|c| c.name.clone()).collect()
+}
+
+/// The SQL condition selecting `range` of `schema`'s key (`TRUE` for an unbounded range).
+pub fn range_condition(schema: &TableSchema, range: &KeyRange) -> String {
+    let keys: Vec<_> = schema.columns.iter().filter(|c| c.is_key).collect();
+    let columns = format!("({})", keys.iter().map(|c| quote_ident(&c.name)).collect::<Vec<_>>().join(", "));
+    let value = |vals: &[String]| {
+        let typed: Vec<String> =
+            keys.iter().zip(vals).map(|(c, v)| format!("{}::{}", quote_literal(v), c.source_type.name)).collect();
+        format!("({})", typed.join(", "))
+    };
+    let mut conds = Vec::new();
+    if let Some(l) = &range.lower {
+        conds.push(format!("{columns} >= {}", value(l)));
+    }
+    if let Some(u) = &range.upper {
+        conds.push(format!("{columns} < {}", value(u)));
+    }
+    if conds.is_empty() {
+        "TRUE".into()
+    } else {
+        conds.join(" AND ")
+    }
+}
+
+/// Reads the rows of `range` of `schema`'s table at `snapshot` on `client` (a connection of its
+/// own, idle), passing rows to `on_rows` in pieces of about `piece_bytes` bytes of COPY data.
+/// Returns the number of rows read.
+pub async fn copy_chunk(
+    client: &Client,
     snapshot: &str,
     schema: &TableSchema,
-    chunk_bytes: usize,
-    mut on_rows: impl FnMut(Vec<Row>) -> Result<(), Error>,
+    range: &KeyRange,
+    piece_bytes: usize,
+    mut on_rows: impl AsyncRowSink,
 ) -> Result<u64, Error> {
-    let client = connector.sql().await?;
     let what = format!("could not copy table {}", schema.name);
     client
         .batch_execute(&format!(
@@ -33,7 +159,12 @@ pub async fn copy_table(
         .await
         .map_err(|e| classify(e, &what))?;
     let cols: Vec<String> = schema.columns.iter().map(|c| quote_ident(&c.name)).collect();
-    let sql = format!("COPY (SELECT {} FROM ONLY {}) TO STDOUT", cols.join(", "), schema.name.quoted());
+    let sql = format!(
+        "COPY (SELECT {} FROM ONLY {} WHERE {}) TO STDOUT",
+        cols.join(", "),
+        schema.name.quoted(),
+        range_condition(schema, range)
+    );
     let stream = client.copy_out(sql.as_str()).await.map_err(|e| classify(e, &what))?;
     futures_util::pin_mut!(stream);
     let mut decoder = CopyTextDecoder::new(schema.columns.len());
@@ -43,21 +174,77 @@ pub async fn copy_table(
         let chunk = chunk.map_err(|e| classify(e, &what))?;
         pending_bytes += chunk.len();
         decoder.push(&chunk, &mut decoded).map_err(|e| Error::fatal(what.clone()).with_detail(e.to_string()))?;
-        if pending_bytes >= chunk_bytes {
+        if pending_bytes >= piece_bytes {
             total += decoded.len() as u64;
-            on_rows(decoded.drain(..).map(to_row).collect())?;
+            on_rows.rows(decoded.drain(..).map(to_row).collect()).await?;
             pending_bytes = 0;
         }
     }
     decoder.finish().map_err(|e| Error::fatal(what.clone()).with_detail(e.to_string()))?;
     total += decoded.len() as u64;
     if !decoded.is_empty() {
-        on_rows(decoded.into_iter().map(to_row).collect())?;
+        on_rows.rows(decoded.into_iter().map(to_row).collect()).await?;
     }
     client.batch_execute("COMMIT").await.map_err(|e| classify(e, &what))?;
     Ok(total)
 }
 
+/// Where [`copy_chunk`] delivers rows (awaited, so a slow consumer slows the copy down).
+pub trait AsyncRowSink {
+    fn rows(&mut self, rows: Vec<Row>) -> impl std::future::Future<Output = Result<(), Error>> + Send;
+}
+
 fn to_row(fields: Vec<Option<String>>) -> Row {
     fields.into_iter().map(Datum::from).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use siphon_core::schema::{Column, SourceType, TableName};
+
+    fn k(v: &str) -> Vec<String> {
+        vec![v.to_string()]
+    }
+
+    #[test]
+    fn ranges_cover_the_key_space_without_overlap() {
+        let sample: Vec<_> = (0..100).map(|i| k(&format!("{i:03}"))).collect();
+        let r = ranges_from_sample(&sample, 4);
+        assert_eq!(r.len(), 4);
+        assert_eq!(r[0].lower, None);
+        assert_eq!(r[3].upper, None);
+        for w in r.windows(2) {
+            assert_eq!(w[0].upper, w[1].lower);
+        }
+        assert_eq!(r[1].lower, Some(k("025")));
+    }
+
+    #[test]
+    fn repeated_samples_give_fewer_ranges() {
+        let sample = vec![k("a"); 10];
+        let r = ranges_from_sample(&sample, 4);
+        assert_eq!(
+            r,
+            vec![KeyRange { lower: None, upper: Some(k("a")) }, KeyRange { lower: Some(k("a")), upper: None }]
+        );
+        assert_eq!(ranges_from_sample(&[], 4), vec![KeyRange::default()]);
+    }
+
+    #[test]
+    fn range_condition_uses_row_comparison_with_typed_literals() {
+        let col = |n: &str, t: &str, key: bool| Column {
+            name: n.into(),
+            source_type: SourceType { oid: 0, modifier: -1, name: t.into() },
+            is_key: key,
+            nullable: false,
+        };
+        let schema = TableSchema {
+            name: TableName::new("app", "t"),
+            columns: vec![col("a", "integer", true), col("v", "text", false), col("b", "text", true)],
+        };
+        let r = KeyRange { lower: Some(vec!["1".into(), "x'y".into()]), upper: None };
+        assert_eq!(range_condition(&schema, &r), r#"("a", "b") >= ('1'::integer, 'x''y'::text)"#);
+        assert_eq!(range_condition(&schema, &KeyRange::default()), "TRUE");
+    }
 }

@@ -7,6 +7,7 @@
 //! | `GET /v1/status`  | the pipeline's status (the same JSON as `state_dir/status.json`)    |
 //! | `POST /v1/pause`  | stop reading, flush, checkpoint, close the replication connection (the slot becomes inactive); kept across restarts; answers once paused |
 //! | `POST /v1/resume` | reconnect and continue; answers once running again |
+//! | `POST /v1/backfill` | copies tables again while streaming goes on: body `{"tables": ["public.orders"], "mode": "merge"}` (`merge` or `truncate`; no tables: all); answers `{"job"}` once the copy started |
 //! | `POST /v1/query`  | a read-only SQL query on the replica: body `{"sql": "...", "max_rows": 10000, "timeout_ms": 30000}`; JSON `{"columns", "rows", "truncated"}`, or CSV with `?format=csv` |
 //!
 //! The token is `control.token`, or one generated at first start into `state_dir/control.token`
@@ -50,6 +51,17 @@ pub struct Levers {
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// Live lag and slot health, merged into the status.
     pub health: crate::alerts::SharedHealth,
+    /// `siphon backfill` requests.
+    pub backfill: tokio::sync::mpsc::Sender<BackfillRequest>,
+}
+
+/// A request to copy tables again while streaming (see [`crate::copy`]).
+pub struct BackfillRequest {
+    /// Empty: every table of the pipeline.
+    pub tables: Vec<siphon_core::schema::TableName>,
+    pub mode: crate::copy::Mode,
+    /// The job's name once the copy started, or why it did not.
+    pub reply: tokio::sync::oneshot::Sender<Result<String, Error>>,
 }
 
 /// Binds `control.listen` and serves the API on the current runtime until the process ends.
@@ -79,6 +91,7 @@ pub async fn start(
         .route("/v1/pause", post(pause))
         .route("/v1/resume", post(resume))
         .route("/v1/query", post(query))
+        .route("/v1/backfill", post(backfill))
         .with_state(state);
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
@@ -260,5 +273,57 @@ async fn query(
             StatusCode::INTERNAL_SERVER_ERROR,
             &Error::fatal("the query task failed").with_detail(e.to_string()),
         ),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BackfillBody {
+    #[serde(default)]
+    tables: Vec<String>,
+    mode: Option<String>,
+}
+
+async fn backfill(
+    State(state): State<Arc<ControlState>>,
+    headers: HeaderMap,
+    body: Result<Json<BackfillBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    if let Some(r) = refused(&state, &headers) {
+        return r;
+    }
+    let bad = |e: Error| error_response(StatusCode::BAD_REQUEST, &e);
+    let hint = r#"send {"tables": ["public.orders"], "mode": "merge"} (mode merge or truncate)"#;
+    let Json(body) = match body {
+        Ok(b) => b,
+        Err(e) => return bad(Error::fatal("invalid backfill request").with_detail(e.body_text()).with_hint(hint)),
+    };
+    let mode = match body.mode.as_deref().map(crate::copy::Mode::parse) {
+        None => crate::copy::Mode::Merge,
+        Some(Some(m)) => m,
+        Some(None) => return bad(Error::fatal("unknown backfill mode").with_hint(hint)),
+    };
+    let mut tables = Vec::new();
+    for t in &body.tables {
+        match siphon_core::schema::TableName::parse(t) {
+            Ok(n) => tables.push(n),
+            Err(e) => return bad(Error::fatal(format!("invalid table name {t:?}")).with_detail(e.to_string())),
+        }
+    }
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    if state.levers.backfill.send(BackfillRequest { tables, mode, reply }).await.is_err() {
+        return error_response(StatusCode::SERVICE_UNAVAILABLE, &Error::fatal("the pipeline is not running"));
+    }
+    let unavailable = || {
+        error_response(
+            StatusCode::CONFLICT,
+            &Error::fatal("the pipeline is not streaming (paused, reconnecting or stopping)")
+                .with_hint("resume it, or retry once `siphon status` says streaming"),
+        )
+    };
+    match tokio::time::timeout(Duration::from_secs(30), answer).await {
+        Ok(Ok(Ok(job))) => Json(serde_json::json!({ "job": job, "mode": mode.as_str() })).into_response(),
+        Ok(Ok(Err(e))) => error_response(StatusCode::CONFLICT, &e),
+        Ok(Err(_)) | Err(_) => unavailable(),
     }
 }

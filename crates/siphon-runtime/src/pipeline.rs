@@ -73,9 +73,10 @@ use siphon_core::schema::{TableName, TableSchema};
 use siphon_core::{Error, Lsn};
 use siphon_duckdb::query::QueryService;
 use siphon_duckdb::{DuckDbDestination, DuckDbOptions};
-use siphon_postgres::{catalog, slot, snapshot, PgConnector, PgStream};
+use siphon_postgres::{catalog, slot, PgConnector, PgStream};
 use tokio::sync::watch;
 
+use crate::copy;
 use crate::null_destination::NullDestination;
 use crate::state_dir::StateDir;
 use crate::status::{Phase, Status};
@@ -98,7 +99,14 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
     let (phase_tx, phase_rx) = watch::channel(Phase::Starting);
     let metrics = telemetry::install();
     let health = crate::alerts::SharedHealth::default();
-    let levers = crate::control::Levers { pause: pause_tx, phase: phase_rx, metrics, health: health.clone() };
+    let (backfill_tx, requests) = tokio::sync::mpsc::channel(4);
+    let levers = crate::control::Levers {
+        pause: pause_tx,
+        phase: phase_rx,
+        metrics,
+        health: health.clone(),
+        backfill: backfill_tx,
+    };
     crate::control::start(&config, state_dir.path(), queries, levers).await?;
     let alerts = Arc::new(std::sync::Mutex::new(crate::alerts::Alerts::new(
         config.alerts.clone(),
@@ -124,6 +132,8 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
         destination,
         state_dir,
         phase: phase_tx,
+        requests,
+        copy_progress_at: None,
     };
     pipeline.status.checkpoint = stored;
     pipeline
@@ -256,6 +266,8 @@ enum FlushReason {
     MaxBytes,
     CaughtUp,
     Shutdown,
+    /// A copy finished.
+    Copy,
 }
 
 impl FlushReason {
@@ -266,6 +278,7 @@ impl FlushReason {
             FlushReason::MaxBytes => "max_bytes",
             FlushReason::CaughtUp => "caught_up",
             FlushReason::Shutdown => "shutdown",
+            FlushReason::Copy => "copy",
         }
     }
 }
@@ -312,6 +325,30 @@ fn open_destination(config: &Config, state_dir: &StateDir) -> Result<OpenedDesti
     })
 }
 
+/// The running copy's next message (never, when none runs).
+async fn next_copy_msg(copy: &mut Option<copy::CopyJob>) -> Option<copy::CopyMsg> {
+    match copy {
+        Some(job) => job.rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Tells the running copy which keys a stream change touched.
+fn track(tracked: &mut copy::Tracked, change: &Change) {
+    let table = &change.table;
+    match &change.kind {
+        ChangeKind::Insert { new } => tracked.written(copy::key_of(table, new), new),
+        ChangeKind::Update { old_key, new } => {
+            let key = copy::key_of(table, new);
+            if let Some(old) = old_key.as_ref().map(|o| copy::key_of(table, o)).filter(|o| *o != key) {
+                tracked.deleted(old);
+            }
+            tracked.written(key, new);
+        }
+        ChangeKind::Delete { old_key } => tracked.deleted(copy::key_of(table, old_key)),
+    }
+}
+
 /// Runs blocking destination work without stalling the async runtime's other tasks.
 fn block<T>(f: impl FnOnce() -> T) -> T {
     tokio::task::block_in_place(f)
@@ -326,11 +363,40 @@ struct Pipeline {
     phase: watch::Sender<Phase>,
     health: crate::alerts::SharedHealth,
     alerts: Arc<std::sync::Mutex<crate::alerts::Alerts>>,
+    /// `siphon backfill` requests from the control API.
+    requests: tokio::sync::mpsc::Receiver<crate::control::BackfillRequest>,
+    copy_progress_at: Option<Instant>,
+}
+
+/// A copy about to start: its tables and its snapshot.
+struct PendingCopy {
+    tables: Vec<copy::TableCopy>,
+    source: copy::SnapshotSource,
+    /// Why (for the event): initial, gap, resumed, added, requested.
+    reason: &'static str,
+    /// The truncates and headers of truncate-mode tables are already committed.
+    truncated: bool,
+}
+
+/// Copy bookkeeping to commit with the next checkpoint.
+#[derive(Default)]
+struct Records {
+    chunks: Vec<siphon_core::destination::ChunkRecord>,
+    snapshotted: Vec<TableName>,
+    finished_jobs: Vec<String>,
 }
 
 /// Streaming state between destination commits.
 struct Stream {
     checkpoint: Lsn,
+    /// The stream has delivered every transaction that commits before this position.
+    received: Lsn,
+    /// The running copy, if any.
+    copy: Option<copy::CopyJob>,
+    /// The gap the running copy repairs.
+    copy_gap: Option<Gap>,
+    /// Copy progress waiting for the next commit.
+    records: Records,
     batch: Batch,
     /// When the oldest uncommitted change arrived.
     pending_since: Option<Instant>,
@@ -402,7 +468,8 @@ impl Pipeline {
         }
     }
 
-    /// One connection's worth of work: prepare, snapshot if needed, stream until shutdown.
+    /// One connection's worth of work: prepare, start the copies that are due, stream (and
+    /// copy) until shutdown or pause.
     async fn session(&mut self, stop: &mut Stop) -> Result<(), Error> {
         self.set_phase(Phase::Starting);
         let client = self.connector.sql().await?;
@@ -413,37 +480,49 @@ impl Pipeline {
         for t in &tables {
             schemas.push(catalog::table_schema(&client, t).await?);
         }
-        let checkpoint = match block(|| self.destination.load_checkpoint())? {
-            Some(cp) => match self.check_continuity(&client, &cp, &tables).await? {
-                Ok(lsn) => lsn,
+        let records = block(|| self.destination.load_chunks())?;
+        let (checkpoint, copy, gap) = match block(|| self.destination.load_checkpoint())? {
+            Some(cp) => match self.check_continuity(&client, &cp).await? {
+                Ok(lsn) => {
+                    let copy = self.due_copies(&cp, &records, &schemas);
+                    (lsn, copy, None)
+                }
                 Err(gap) => {
                     self.report_gap(&gap)?;
                     tokio::select! {
-                        lsn = self.initial_snapshot(&client, &schemas, Some(&gap)) => lsn?,
+                        r = self.fresh_copy(&client, &schemas, &records, Some(&gap)) => { let (lsn, copy) = r?; (lsn, copy, Some(gap)) }
                         _ = stop.requested() => return Ok(()),
                     }
                 }
             },
             None => tokio::select! {
-                lsn = self.initial_snapshot(&client, &schemas, None) => lsn?,
-                // Stopping mid-snapshot commits nothing; the next start snapshots again.
+                r = self.fresh_copy(&client, &schemas, &records, None) => { let (lsn, copy) = r?; (lsn, copy, None) }
                 _ = stop.requested() => return Ok(()),
             },
         };
         drop(client);
         self.status.checkpoint = Some(checkpoint);
         block(|| -> Result<(), Error> {
+            let mut batch = Batch::new();
             for s in &schemas {
                 self.destination.ensure_table(s)?;
             }
-            self.destination.commit(&Checkpoint::at(checkpoint))
+            let mut chunks = Vec::new();
+            if let Some(c) = copy.as_ref().filter(|c| !c.truncated) {
+                for t in c.tables.iter().filter(|t| t.planned.is_none() && t.mode == copy::Mode::Truncate) {
+                    batch.truncate(t.schema.clone());
+                    chunks.push(copy::header(&t.job, &t.schema.name, t.mode));
+                }
+            }
+            self.destination.apply(batch)?;
+            self.destination.commit(&Checkpoint { lsn: checkpoint, chunks, ..Checkpoint::default() })
         })?;
         let source = &self.config.source;
         let mut stream =
             PgStream::start(&self.connector, &source.slot, &source.publication, checkpoint, &schemas).await?;
-        self.set_phase(Phase::Streaming);
         let mut state = Stream {
             checkpoint,
+            received: checkpoint,
             batch: Batch::new(),
             pending_since: None,
             uncommitted_end: None,
@@ -452,10 +531,150 @@ impl Pipeline {
             schemas: schemas.iter().map(|s| (s.name.clone(), s.clone())).collect(),
             last_commit_time_micros: 0,
             applied: AppliedCounts::default(),
+            copy: None,
+            copy_gap: gap,
+            records: Records::default(),
         };
+        match copy {
+            Some(c) => self.start_copy(&mut state, c),
+            None => self.set_phase(Phase::Streaming),
+        }
         let result = self.stream(&mut stream, &mut state, stop).await;
         stream.shutdown().await;
         result
+    }
+
+    /// Starts copying `c`'s tables beside the stream.
+    fn start_copy(&mut self, st: &mut Stream, c: PendingCopy) {
+        let resumed: u32 =
+            c.tables.iter().filter_map(|t| t.planned.as_ref()).flatten().filter(|ch| ch.2).count() as u32;
+        let names = copy::names(&c.tables);
+        let modes: Vec<&str> = c.tables.iter().map(|t| t.mode.as_str()).collect();
+        tracing::info!(event = "backfill.started", tables = %names.join(", "), chunks_resumed = resumed, "copying tables");
+        self.record_event(serde_json::json!({
+            "event": "backfill.started", "tables": names, "modes": modes, "chunks_resumed": resumed,
+            "reason": c.reason,
+        }));
+        let job = copy::CopyJob::start(
+            self.connector.clone(),
+            self.config.source.publication.clone(),
+            self.config.snapshot.clone(),
+            c.tables,
+            c.source,
+        );
+        st.copy = Some(job);
+        self.publish_copy_progress(st);
+        self.set_phase(Phase::Snapshotting);
+    }
+
+    /// No usable checkpoint (first start, or a gap): creates the pipeline's slot with an
+    /// exported snapshot, commits its consistent point as the checkpoint with every table
+    /// emptied, and returns the copy of every table at that snapshot.
+    async fn fresh_copy(
+        &mut self,
+        client: &siphon_postgres::SqlClient,
+        schemas: &[Arc<TableSchema>],
+        records: &[siphon_core::destination::ChunkRecord],
+        gap: Option<&Gap>,
+    ) -> Result<(Lsn, Option<PendingCopy>), Error> {
+        let source = self.config.source.clone();
+        if let Some(info) = slot::find(client, &source.slot).await? {
+            slot::check_usable(&info, &source.slot, self.connector.database())?;
+            if info.active {
+                return Err(Error::transient(format!(
+                    "replication slot \"{}\" is in use by another session",
+                    source.slot
+                )));
+            }
+            match gap {
+                Some(_) => {
+                    tracing::warn!(slot = %source.slot, "dropping the slot that broke the stream, to recreate it")
+                }
+                None => {
+                    tracing::warn!(slot = %source.slot, "slot exists but the destination has no checkpoint (an interrupted first start): recreating it")
+                }
+            }
+            slot::drop(client, &source.slot).await?;
+        }
+        self.set_phase(Phase::Snapshotting);
+        let created = slot::create_with_snapshot(&self.connector, &source.slot, &source.publication, false).await?;
+        let identity = slot::identify(&self.connector, &source.slot, &source.publication).await?;
+        let lsn = created.consistent_point;
+        let job = copy::new_job_id();
+        let mut old_jobs: Vec<String> = records.iter().map(|r| r.job.clone()).collect();
+        old_jobs.dedup();
+        let tables: Vec<copy::TableCopy> = schemas
+            .iter()
+            .map(|s| copy::TableCopy { schema: s.clone(), job: job.clone(), mode: copy::Mode::Truncate, planned: None })
+            .collect();
+        block(|| -> Result<(), Error> {
+            self.destination.rollback()?;
+            let mut batch = Batch::new();
+            let mut chunks = Vec::new();
+            for t in &tables {
+                self.destination.ensure_table(&t.schema)?;
+                batch.truncate(t.schema.clone());
+                chunks.push(copy::header(&t.job, &t.schema.name, t.mode));
+            }
+            self.destination.apply(batch)?;
+            self.destination.commit(&Checkpoint {
+                lsn,
+                source_identity: Some(identity),
+                chunks,
+                finished_jobs: old_jobs,
+                ..Checkpoint::default()
+            })
+        })?;
+        self.status.commits += 1;
+        tracing::info!(consistent_point = %lsn, "slot created; its snapshot is copied while the stream runs from its consistent point");
+        let reason = if gap.is_some() { "gap" } else { "initial" };
+        Ok((
+            lsn,
+            Some(PendingCopy {
+                tables,
+                source: copy::SnapshotSource::Exported { hold: created },
+                reason,
+                truncated: true,
+            }),
+        ))
+    }
+
+    /// With a usable checkpoint: the copies still due — unfinished chunks of an interrupted copy,
+    /// and tables never copied (added to the pipeline later).
+    fn due_copies(
+        &mut self,
+        cp: &Checkpoint,
+        records: &[siphon_core::destination::ChunkRecord],
+        schemas: &[Arc<TableSchema>],
+    ) -> Option<PendingCopy> {
+        let mut tables = Vec::new();
+        for (job, name, mode, planned) in copy::unfinished(records) {
+            if let Some(schema) = schemas.iter().find(|s| s.name == name) {
+                tables.push(copy::TableCopy { schema: schema.clone(), job, mode, planned });
+            }
+        }
+        let job = copy::new_job_id();
+        for s in schemas {
+            if !cp.snapshotted_tables.contains(&s.name) && !tables.iter().any(|t| t.schema.name == s.name) {
+                tables.push(copy::TableCopy {
+                    schema: s.clone(),
+                    job: job.clone(),
+                    mode: copy::Mode::Truncate,
+                    planned: None,
+                });
+            }
+        }
+        if tables.is_empty() {
+            return None;
+        }
+        let reason =
+            if tables.iter().any(|t| t.planned.is_some() || t.mode == copy::Mode::Merge) { "resumed" } else { "added" };
+        Some(PendingCopy {
+            tables,
+            source: copy::SnapshotSource::Temporary { slot_prefix: self.config.source.slot.clone() },
+            reason,
+            truncated: false,
+        })
     }
 
     /// A checkpoint exists: is the change stream after it still complete? `Some(gap)` when not.
@@ -469,15 +688,7 @@ impl Pipeline {
         &mut self,
         client: &siphon_postgres::SqlClient,
         cp: &Checkpoint,
-        tables: &[TableName],
     ) -> Result<Result<Lsn, Gap>, Error> {
-        let missing: Vec<String> =
-            tables.iter().filter(|t| !cp.snapshotted_tables.contains(t)).map(|t| t.to_string()).collect();
-        if !missing.is_empty() {
-            return Err(Error::fatal("tables were added to the pipeline after its initial snapshot")
-                .with_detail(format!("not snapshotted: {}", missing.join(", ")))
-                .with_hint("adding tables to a running pipeline is not supported yet: use a separate pipeline (own slot, state_dir and destination) for them"));
-        }
         let slot_name = &self.config.source.slot.clone();
         let gap = |reason: String| Ok(Err(Gap { reason, from: cp.lsn }));
         let Some(info) = slot::find(client, slot_name).await? else {
@@ -526,8 +737,7 @@ impl Pipeline {
             return Ok(None);
         }
         let lsn = lsn.unwrap_or_default();
-        let checkpoint =
-            Checkpoint { lsn, snapshotted_tables: Vec::new(), source_identity: Some(identity.to_string()) };
+        let checkpoint = Checkpoint { lsn, source_identity: Some(identity.to_string()), ..Checkpoint::default() };
         block(|| self.destination.commit(&checkpoint))?;
         let _ = std::fs::remove_file(&path);
         tracing::info!(event = "upgrade.anchored", lsn = %lsn, identity, "continuing on the upgraded server without a backfill");
@@ -568,105 +778,6 @@ impl Pipeline {
         self.status.write(self.state_dir.path());
     }
 
-    /// No checkpoint: create the slot with an exported snapshot, copy every table at it, and
-    /// commit the consistent point as the first checkpoint.
-    async fn initial_snapshot(
-        &mut self,
-        client: &siphon_postgres::SqlClient,
-        schemas: &[Arc<TableSchema>],
-        gap: Option<&Gap>,
-    ) -> Result<Lsn, Error> {
-        let source = self.config.source.clone();
-        if let Some(info) = slot::find(client, &source.slot).await? {
-            slot::check_usable(&info, &source.slot, self.connector.database())?;
-            if info.active {
-                return Err(Error::transient(format!(
-                    "replication slot \"{}\" is in use by another session",
-                    source.slot
-                )));
-            }
-            match gap {
-                Some(_) => {
-                    tracing::warn!(slot = %source.slot, "dropping the slot that broke the stream, to recreate it")
-                }
-                None => {
-                    tracing::warn!(slot = %source.slot, "slot exists but the destination has no checkpoint (an interrupted snapshot): recreating it")
-                }
-            }
-            slot::drop(client, &source.slot).await?;
-        }
-        self.set_phase(Phase::Snapshotting);
-        let created = slot::create_with_snapshot(&self.connector, &source.slot, &source.publication).await?;
-        let identity = slot::identify(&self.connector, &source.slot, &source.publication).await?;
-        block(|| self.destination.rollback())?;
-        let mut copied = Vec::new();
-        for schema in schemas {
-            block(|| self.destination.ensure_table(schema))?;
-            let mut first = true;
-            let started = Instant::now();
-            let rows = snapshot::copy_table(
-                &self.connector,
-                &created.snapshot_name,
-                schema,
-                self.config.flush.max_bytes,
-                |rows| {
-                    let mut batch = Batch::new();
-                    if std::mem::take(&mut first) {
-                        batch.truncate(schema.clone());
-                    }
-                    self.status.snapshot_rows += rows.len() as u64;
-                    metrics::counter!(telemetry::SNAPSHOT_ROWS, "table" => schema.name.to_string())
-                        .increment(rows.len() as u64);
-                    for new in rows {
-                        batch.push(Change { table: schema.clone(), kind: ChangeKind::Insert { new } });
-                    }
-                    block(|| self.destination.apply(batch))?;
-                    self.status.write(self.state_dir.path());
-                    Ok(())
-                },
-            )
-            .await?;
-            if first {
-                let mut batch = Batch::new();
-                batch.truncate(schema.clone());
-                block(|| self.destination.apply(batch))?;
-            }
-            tracing::info!(table = %schema.name, rows, elapsed_ms = started.elapsed().as_millis() as u64, "table snapshotted");
-            copied.push((schema.name.clone(), rows));
-        }
-        let lsn = created.consistent_point;
-        let tables = schemas.iter().map(|s| s.name.clone()).collect();
-        block(|| {
-            self.destination.commit(&Checkpoint { lsn, snapshotted_tables: tables, source_identity: Some(identity) })
-        })?;
-        self.verify_snapshot(&copied)?;
-        if let Some(gap) = gap {
-            tracing::info!(event = "gap.repaired", window_from = %gap.from, window_to = %lsn, tables = schemas.len(), "gap repaired: every table re-copied at the new slot's snapshot");
-            self.health_update(|h| h.gap = None);
-            self.record_event(serde_json::json!({ "event": "gap.repaired", "reason": gap.reason, "window_from": gap.from.to_string(), "window_to": lsn.to_string(), "tables": schemas.len(), "verified": true }));
-        }
-        created.release();
-        self.status.commits += 1;
-        tracing::info!(consistent_point = %lsn, "snapshot committed");
-        Ok(lsn)
-    }
-
-    /// After a snapshot commit: every table holds exactly the rows read at the snapshot (the
-    /// destination was emptied first, so its count must equal the rows copied).
-    fn verify_snapshot(&mut self, copied: &[(TableName, u64)]) -> Result<(), Error> {
-        for (table, rows) in copied {
-            if let Some(held) = block(|| self.destination.count_rows(table))? {
-                if held != *rows {
-                    tracing::error!(table = %table, copied = rows, held, "snapshot verification failed");
-                    return Err(Error::fatal(format!("snapshot verification failed for {table}: copied {rows} rows, the destination holds {held}"))
-                        .with_hint("this is a bug: please report it with the log; the destination is not trustworthy for this table"));
-                }
-            }
-        }
-        tracing::info!(tables = copied.len(), "snapshot verified: every table holds exactly the rows copied");
-        Ok(())
-    }
-
     async fn stream(&mut self, stream: &mut PgStream, st: &mut Stream, stop: &mut Stop) -> Result<(), Error> {
         let interval = Duration::from_millis(self.config.flush.interval_ms);
         let mut last_event = Instant::now();
@@ -679,12 +790,25 @@ impl Pipeline {
                 .pending_since
                 .map(|t| (t + interval).min(last_event + CAUGHT_UP_QUIET))
                 .unwrap_or_else(|| Instant::now() + interval);
+            // Copied rows enter at transaction boundaries, once the stream has delivered every
+            // transaction before the copy's snapshot (see the `copy` module).
+            let copy_open =
+                !st.in_transaction && st.copy.as_ref().is_some_and(|c| c.ready_at.is_none_or(|r| st.received >= r));
             tokio::select! {
                 biased;
                 _ = stop.requested() => return self.finish(stream, st),
                 ev = stream.next() => {
                     last_event = Instant::now();
                     self.on_event(ev?, stream, st)?
+                }
+                msg = next_copy_msg(&mut st.copy), if copy_open => {
+                    last_event = Instant::now();
+                    self.on_copy(msg, stream, st)?
+                }
+                req = self.requests.recv(), if !st.in_transaction => {
+                    if let Some(req) = req {
+                        self.on_backfill_request(req, st);
+                    }
                 }
                 _ = tokio::time::sleep_until(deadline.into()), if timer_armed => {
                     let waited = st.pending_since.is_some_and(|t| t.elapsed() >= interval);
@@ -699,6 +823,7 @@ impl Pipeline {
             SourceEvent::Begin { final_lsn, .. } => {
                 st.in_transaction = true;
                 st.skipping = final_lsn < st.checkpoint;
+                st.received = st.received.max(final_lsn);
             }
             SourceEvent::Schema(schema) => {
                 if st.schemas.get(&schema.name) != Some(&schema) {
@@ -721,6 +846,9 @@ impl Pipeline {
             }
             SourceEvent::Change(change) if !st.skipping => {
                 st.pending_since.get_or_insert_with(Instant::now);
+                if let Some(tracked) = st.copy.as_mut().and_then(|c| c.tracked.get_mut(&change.table.name)) {
+                    track(tracked, &change);
+                }
                 let op = match change.kind {
                     ChangeKind::Insert { .. } => "insert",
                     ChangeKind::Update { .. } => "update",
@@ -737,6 +865,9 @@ impl Pipeline {
             SourceEvent::Truncate(tables) if !st.skipping => {
                 st.pending_since.get_or_insert_with(Instant::now);
                 for t in tables {
+                    if let Some(tracked) = st.copy.as_mut().and_then(|c| c.tracked.get_mut(&t)) {
+                        tracked.truncated();
+                    }
                     if let Some(schema) = st.schemas.get(&t) {
                         st.applied.count(schema, "truncate");
                         st.batch.truncate(schema.clone());
@@ -746,6 +877,7 @@ impl Pipeline {
             SourceEvent::Change(_) | SourceEvent::Truncate(_) => {}
             SourceEvent::Commit { end_lsn, commit_time_micros } => {
                 st.in_transaction = false;
+                st.received = st.received.max(end_lsn);
                 if std::mem::take(&mut st.skipping) {
                     return Ok(());
                 }
@@ -766,6 +898,7 @@ impl Pipeline {
                 }
             }
             SourceEvent::Idle { wal_end } => {
+                st.received = st.received.max(wal_end);
                 // Nothing in flight and nothing uncommitted: the server has sent all changes
                 // before wal_end and none concerned us, so the slot may move up to it.
                 if st.pending_since.is_none() && !st.in_transaction && wal_end > st.checkpoint {
@@ -792,6 +925,160 @@ impl Pipeline {
         Ok(())
     }
 
+    /// A message of the running copy (only at a transaction boundary, once the stream has
+    /// delivered everything before the copy's snapshot).
+    fn on_copy(&mut self, msg: Option<copy::CopyMsg>, stream: &PgStream, st: &mut Stream) -> Result<(), Error> {
+        let Some(job) = st.copy.as_mut() else { return Ok(()) };
+        match msg {
+            None => return Err(Error::transient("the copy stopped before it finished")),
+            Some(copy::CopyMsg::Failed(e)) => return Err(e),
+            Some(copy::CopyMsg::Snapshot(lsn)) => {
+                tracing::debug!(consistent_point = %lsn, "copy snapshot ready");
+                job.ready_at = Some(lsn);
+            }
+            Some(copy::CopyMsg::Planned { table, chunks, estimated_rows }) => {
+                tracing::info!(table = %job.tables[table].schema.name, chunks = chunks.len(), estimated_rows, "copy planned");
+                let records = job.planned(table, chunks, estimated_rows);
+                st.records.chunks.extend(records);
+                st.pending_since.get_or_insert_with(Instant::now);
+            }
+            Some(copy::CopyMsg::Rows { table, rows }) => {
+                let schema = job.tables[table].schema.clone();
+                let n = rows.len() as u64;
+                let tracked = job.tracked.get(&schema.name).filter(|t| !t.is_empty());
+                for row in rows {
+                    let row = match tracked {
+                        None => Some(row),
+                        Some(t) => t.resolve(&copy::key_of(&schema, &row), row),
+                    };
+                    if let Some(new) = row {
+                        st.batch.push(Change { table: schema.clone(), kind: ChangeKind::Insert { new } });
+                    }
+                }
+                job.progress[table].rows_copied += n;
+                self.status.snapshot_rows += n;
+                metrics::counter!(telemetry::SNAPSHOT_ROWS, "table" => schema.name.to_string()).increment(n);
+                st.pending_since.get_or_insert_with(Instant::now);
+                if self.over_limits(&st.batch) {
+                    let batch = std::mem::take(&mut st.batch);
+                    block(|| self.destination.apply(batch))?;
+                }
+            }
+            Some(copy::CopyMsg::ChunkDone { table, chunk, rows }) => {
+                let record = job.chunk_done(table, chunk, rows);
+                st.records.chunks.push(record);
+                st.pending_since.get_or_insert_with(Instant::now);
+                let p = &job.progress[table];
+                if p.done() {
+                    let name = job.tables[table].schema.name.clone();
+                    tracing::info!(table = %name, rows = p.rows_copied, chunks = p.chunks_total, elapsed_ms = job.started.elapsed().as_millis() as u64, "table copied");
+                    st.records.snapshotted.push(name);
+                }
+                if job.finished() {
+                    let mut jobs: Vec<String> = job.tables.iter().map(|t| t.job.clone()).collect();
+                    jobs.sort();
+                    jobs.dedup();
+                    st.records.finished_jobs.extend(jobs);
+                    self.flush(stream, st, FlushReason::Copy)?;
+                    self.copy_finished(st);
+                    return Ok(());
+                }
+            }
+        }
+        // Copy messages can arrive back to back for a long time: commit on the interval here,
+        // since the (biased) select would let them starve the flush timer.
+        let due = st.pending_since.is_some_and(|t| t.elapsed().as_millis() as u64 >= self.config.flush.interval_ms);
+        if due {
+            self.flush(stream, st, FlushReason::Interval)?;
+        }
+        self.publish_copy_progress(st);
+        Ok(())
+    }
+
+    /// The copy's last chunk is committed.
+    fn copy_finished(&mut self, st: &mut Stream) {
+        let Some(job) = st.copy.take() else { return };
+        let names = copy::names(&job.tables);
+        let rows: u64 = job.progress.iter().map(|p| p.rows_copied).sum();
+        let elapsed = job.started.elapsed().as_secs_f64();
+        tracing::info!(event = "backfill.finished", tables = %names.join(", "), rows, chunks_copied = job.chunks_copied(), elapsed_s = elapsed, "copy finished");
+        let chunks: serde_json::Map<String, serde_json::Value> = job
+            .tables
+            .iter()
+            .zip(&job.progress)
+            .map(|(t, p)| (t.schema.name.to_string(), p.chunks_total.into()))
+            .collect();
+        self.record_event(serde_json::json!({
+            "event": "backfill.finished", "tables": names, "rows": rows, "chunks": chunks,
+            "chunks_copied": job.chunks_copied(), "elapsed_s": (elapsed * 1000.0).round() / 1000.0,
+        }));
+        if let Some(gap) = st.copy_gap.take() {
+            tracing::info!(event = "gap.repaired", window_from = %gap.from, window_to = %st.checkpoint, tables = names.len(), "gap repaired: every table re-copied at the new slot's snapshot");
+            self.health_update(|h| h.gap = None);
+            self.record_event(serde_json::json!({ "event": "gap.repaired", "reason": gap.reason, "window_from": gap.from.to_string(), "window_to": st.checkpoint.to_string(), "tables": names.len() }));
+        }
+        drop(job);
+        self.status.copy.clear();
+        self.set_phase(Phase::Streaming);
+    }
+
+    /// Publishes the running copy's progress to the status (at most every 250 ms).
+    fn publish_copy_progress(&mut self, st: &Stream) {
+        let Some(job) = &st.copy else { return };
+        if self.status.copy.len() == job.tables.len()
+            && self.copy_progress_at.is_some_and(|t| t.elapsed() < Duration::from_millis(250))
+        {
+            return;
+        }
+        self.copy_progress_at = Some(Instant::now());
+        self.status.copy =
+            job.tables.iter().zip(&job.progress).map(|(t, p)| (t.schema.name.to_string(), p.clone())).collect();
+        self.status.write(self.state_dir.path());
+    }
+
+    /// `siphon backfill`: copies tables again while the stream goes on.
+    fn on_backfill_request(&mut self, req: crate::control::BackfillRequest, st: &mut Stream) {
+        if req.reply.is_closed() {
+            return; // asked while the pipeline was not streaming; the asker was told so
+        }
+        let reply = |r: Result<String, Error>| {
+            let _ = req.reply.send(r);
+        };
+        if st.copy.is_some() {
+            return reply(Err(Error::fatal("a copy is already running")
+                .with_hint("wait for it to finish (siphon status shows its progress), then ask again")));
+        }
+        let mut schemas = Vec::new();
+        for t in &req.tables {
+            match st.schemas.get(t) {
+                Some(s) => schemas.push(s.clone()),
+                None => {
+                    return reply(Err(Error::fatal(format!("{t} is not replicated by this pipeline"))
+                        .with_hint("name a table of the pipeline (siphon status lists them)")))
+                }
+            }
+        }
+        if schemas.is_empty() {
+            schemas = st.schemas.values().cloned().collect();
+            schemas.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+        let job = copy::new_job_id();
+        for s in &schemas {
+            if req.mode == copy::Mode::Truncate {
+                st.batch.truncate(s.clone());
+            }
+            st.records.chunks.push(copy::header(&job, &s.name, req.mode));
+        }
+        st.pending_since.get_or_insert_with(Instant::now);
+        let tables = schemas
+            .into_iter()
+            .map(|schema| copy::TableCopy { schema, job: job.clone(), mode: req.mode, planned: None })
+            .collect();
+        let source = copy::SnapshotSource::Temporary { slot_prefix: self.config.source.slot.clone() };
+        self.start_copy(st, PendingCopy { tables, source, reason: "requested", truncated: true });
+        reply(Ok(job));
+    }
+
     fn over_limits(&self, batch: &Batch) -> bool {
         batch.change_count() >= self.config.flush.max_rows || batch.byte_size() >= self.config.flush.max_bytes
     }
@@ -803,9 +1090,17 @@ impl Pipeline {
         let end = st.uncommitted_end.take();
         let lsn = end.unwrap_or(st.checkpoint);
         let started = Instant::now();
+        let records = std::mem::take(&mut st.records);
+        let checkpoint = Checkpoint {
+            lsn,
+            snapshotted_tables: records.snapshotted,
+            chunks: records.chunks,
+            finished_jobs: records.finished_jobs,
+            ..Checkpoint::default()
+        };
         block(|| -> Result<(), Error> {
             self.destination.apply(batch)?;
-            self.destination.commit(&Checkpoint::at(lsn))
+            self.destination.commit(&checkpoint)
         })?;
         st.applied.publish();
         let name = self.config.pipeline.name.clone();

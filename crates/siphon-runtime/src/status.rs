@@ -50,6 +50,8 @@ pub struct Status {
     pub last_error: Option<String>,
     /// The latest event of note (gap detected / repaired).
     pub last_event: Option<serde_json::Value>,
+    /// Progress of the running copy (snapshot or backfill), per table.
+    pub copy: std::collections::BTreeMap<String, crate::copy::TableProgress>,
 }
 
 impl Status {
@@ -63,6 +65,7 @@ impl Status {
             commits: 0,
             last_error: None,
             last_event: None,
+            copy: Default::default(),
         }
     }
 
@@ -76,6 +79,7 @@ impl Status {
             "commits": self.commits,
             "last_error": self.last_error,
             "last_event": self.last_event,
+            "copy": self.copy.iter().map(|(t, p)| (t.clone(), p.to_json())).collect::<serde_json::Map<_, _>>(),
             "pid": std::process::id(),
             "updated_at_unix_ms": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
         })

@@ -108,12 +108,14 @@ impl Siphon {
         self.wait_past(&db.psql("SELECT pg_logical_emit_message(true, 'siphon-test', 'sync')"));
     }
 
-    /// Waits for the checkpoint to pass `marker` (an LSN as PostgreSQL prints it).
+    /// Waits for the checkpoint to pass `marker` (an LSN as PostgreSQL prints it) with no copy
+    /// (snapshot, backfill) running.
     pub fn wait_past(&mut self, marker: &str) {
         let marker = parse_lsn(marker.trim()).unwrap();
         wait_for("the destination checkpoint to pass the sync marker", TIMEOUT, || {
             self.assert_running();
-            self.checkpoint().filter(|&c| c > marker)
+            let copying = self.status().is_none_or(|s| s["state"] == "snapshotting");
+            self.checkpoint().filter(|&c| c > marker && !copying)
         });
     }
 
