@@ -2,9 +2,12 @@
 //! every state change and after every commit. `siphon status` reads it; tests wait on it.
 //! It holds no secrets and no row values.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
+use serde::Serialize;
 use serde_json::json;
+use siphon_core::schema::TableName;
 use siphon_core::Lsn;
 
 use crate::state_dir::write_atomic;
@@ -50,6 +53,73 @@ pub struct Status {
     pub last_error: Option<String>,
     /// The latest event of note (gap detected / repaired).
     pub last_event: Option<serde_json::Value>,
+    /// Per replicated table (`schema.table`), in this process.
+    pub tables: BTreeMap<String, TableStatus>,
+}
+
+/// A row operation, as counted per table (and labelled in the metrics).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RowOp {
+    Insert,
+    Update,
+    Delete,
+    Truncate,
+}
+
+impl RowOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowOp::Insert => "insert",
+            RowOp::Update => "update",
+            RowOp::Delete => "delete",
+            RowOp::Truncate => "truncate",
+        }
+    }
+}
+
+/// One table's entry in `tables`: row changes committed to the destination by streaming.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TableStatus {
+    pub inserts: u64,
+    pub updates: u64,
+    pub deletes: u64,
+    pub truncates: u64,
+    /// When a destination commit last carried a change to this table (ms since the Unix epoch).
+    pub last_change_unix_ms: Option<u64>,
+    /// Progress of a snapshot or backfill of this table, while one runs or after it finished;
+    /// absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<TableSnapshot>,
+}
+
+impl TableStatus {
+    /// Adds `n` committed changes of kind `op`, the last of them committed at `at_unix_ms`.
+    pub fn add(&mut self, op: RowOp, n: u64, at_unix_ms: u64) {
+        let counter = match op {
+            RowOp::Insert => &mut self.inserts,
+            RowOp::Update => &mut self.updates,
+            RowOp::Delete => &mut self.deletes,
+            RowOp::Truncate => &mut self.truncates,
+        };
+        *counter += n;
+        self.last_change_unix_ms = Some(at_unix_ms);
+    }
+}
+
+/// A table's snapshot / backfill progress (`tables.<name>.snapshot`), shown by the dashboard and
+/// `siphon status`. Everything but `state` and `rows_copied` may be unknown.
+#[derive(Clone, Debug, Serialize)]
+pub struct TableSnapshot {
+    /// E.g. `queued`, `copying`, `done`.
+    pub state: String,
+    pub rows_copied: u64,
+    /// The planner's estimate of the table's rows (`pg_class.reltuples`).
+    pub rows_estimate: Option<u64>,
+    pub chunks_done: u64,
+    pub chunks_total: Option<u64>,
+    pub rows_per_s: Option<f64>,
+    /// Estimated seconds until this table is copied.
+    pub eta_s: Option<f64>,
 }
 
 impl Status {
@@ -63,7 +133,13 @@ impl Status {
             commits: 0,
             last_error: None,
             last_event: None,
+            tables: BTreeMap::new(),
         }
+    }
+
+    /// The entry of `table`, created (all zero) if it has none yet.
+    pub fn table_mut(&mut self, table: &TableName) -> &mut TableStatus {
+        self.tables.entry(table.to_string()).or_default()
     }
 
     pub fn to_json(&self) -> serde_json::Value {
@@ -76,8 +152,9 @@ impl Status {
             "commits": self.commits,
             "last_error": self.last_error,
             "last_event": self.last_event,
+            "tables": self.tables,
             "pid": std::process::id(),
-            "updated_at_unix_ms": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
+            "updated_at_unix_ms": unix_ms_now(),
         })
     }
 
@@ -88,4 +165,9 @@ impl Status {
             tracing::warn!(error = %e, "could not write status.json");
         }
     }
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn unix_ms_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
