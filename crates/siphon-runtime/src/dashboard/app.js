@@ -10,6 +10,7 @@
   const TOKEN_KEY = 'siphon.token';
   const REFRESH_MS = 1000;
   const STALE_MS = 5000;
+  const RATE_WINDOW = 3;
   const MIN_WINDOW_MS = 60 * 1000;
   const MAX_WINDOW_MS = 15 * 60 * 1000;
   const SVG_NS = 'http://www.w3.org/2000/svg';
@@ -144,6 +145,13 @@
     if (s < 60) return `${s} s`;
     if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
     return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+  }
+
+  /** `45 s`, `2 min`, `7.5 min`: for axis labels. */
+  function shortDuration(seconds) {
+    if (seconds < 60) return `${Math.round(seconds)} s`;
+    const min = seconds / 60;
+    return `${Number.isInteger(min) ? min : min.toFixed(1)} min`;
   }
 
   const serverNow = () => Date.now() + clockOffset;
@@ -291,30 +299,29 @@
 
   // --- charts ------------------------------------------------------------------------------
 
-  /** Changes applied per second over the last few samples. */
-  function currentRate() {
-    const n = samples.length;
-    if (n < 2) return 0;
-    const a = samples[Math.max(0, n - 4)];
-    const b = samples[n - 1];
-    const dt = (b.at_unix_ms - a.at_unix_ms) / 1000;
-    return dt > 0 ? Math.max(0, (b.changes_applied - a.changes_applied) / dt) : 0;
-  }
-
-  function renderCharts() {
-    const rates = samples.map((s, i) => {
-      if (i === 0) return 0;
-      const p = samples[i - 1];
+  /** Changes applied per second at each sample, averaged over the RATE_WINDOW samples before it
+   *  (flushes are bursty: a per-second rate would jump between 0 and twice the mean). */
+  function rates() {
+    return samples.map((s, i) => {
+      const p = samples[Math.max(0, i - RATE_WINDOW)];
       const dt = (s.at_unix_ms - p.at_unix_ms) / 1000;
       return dt > 0 ? Math.max(0, (s.changes_applied - p.changes_applied) / dt) : 0;
     });
+  }
+
+  function currentRate() {
+    const r = rates();
+    return r.length ? r[r.length - 1] : 0;
+  }
+
+  function renderCharts() {
     drawChart($('chart-lag'), samples.map((s) => s.lag_seconds), { min: 1, format: (v) => `${v.toFixed(v < 10 ? 1 : 0)} s` });
-    drawChart($('chart-rate'), rates, { min: 10, format: (v) => `${fmt(Math.round(v))}/s` });
-    drawChart($('chart-wal'), samples.map((s) => s.retained_wal_bytes), { min: 1024 * 1024, format: humanBytes });
+    drawChart($('chart-rate'), rates(), { min: 10, format: (v) => `${fmt(Math.round(v))}/s` });
+    drawChart($('chart-wal'), samples.map((s) => s.retained_wal_bytes), { min: 1024 * 1024, format: humanBytes, binary: true });
     const shown = new Set(samples.map((s) => s.state));
     const legend = $('legend');
     legend.replaceChildren();
-    for (const state of ['paused', 'reconnecting', 'failed', 'snapshotting']) {
+    for (const state of ['starting', 'snapshotting', 'paused', 'reconnecting', 'failed', 'stopped']) {
       if (!shown.has(state)) continue;
       legend.append(el('span', { class: state }), document.createTextNode(state));
     }
@@ -326,15 +333,16 @@
     return e;
   }
 
-  /** Rounds up to 1, 2 or 5 times a power of ten (of `format`'s unit). */
-  function niceCeil(v) {
-    const p = 10 ** Math.floor(Math.log10(v));
-    return [1, 2, 5, 10].map((m) => m * p).find((c) => c >= v);
+  /** Rounds up to 1, 2 or 5 times a power of ten, in units of `unit` (1024 ** k for bytes). */
+  function niceCeil(v, binary) {
+    const unit = binary ? 1024 ** Math.max(0, Math.floor(Math.log(v) / Math.log(1024))) : 1;
+    const p = 10 ** Math.floor(Math.log10(v / unit));
+    return unit * [1, 2, 5, 10].map((m) => m * p).find((c) => c >= v / unit);
   }
 
   /** A line chart of `values` (one per sample) over the history's window, with bands where the
    *  pipeline was not streaming. */
-  function drawChart(figure, values, { min, format }) {
+  function drawChart(figure, values, { min, format, binary = false }) {
     const root = figure.querySelector('svg');
     const width = root.clientWidth || 400;
     const height = root.clientHeight || 150;
@@ -347,7 +355,7 @@
     const span = samples.length ? now - samples[0].at_unix_ms : 0;
     const windowMs = Math.min(MAX_WINDOW_MS, Math.max(MIN_WINDOW_MS, span));
     const x = (t) => pad.left + w * (1 - (now - t) / windowMs);
-    const top = niceCeil(Math.max(min, ...values) * 1.1);
+    const top = niceCeil(Math.max(min, ...values) * 1.1, binary);
     const y = (v) => pad.top + h * (1 - v / top);
 
     for (const frac of [0, 0.5, 1]) {
@@ -358,7 +366,7 @@
     }
     for (const frac of [0, 0.5, 1]) {
       const label = svg('text', { class: 'axis', x: pad.left + w * frac, y: height - 4, 'text-anchor': ['start', 'middle', 'end'][frac * 2] });
-      label.textContent = frac === 1 ? 'now' : `−${duration((windowMs * (1 - frac)) / 1000)}`;
+      label.textContent = frac === 1 ? 'now' : `−${shortDuration((windowMs * (1 - frac)) / 1000)}`;
       root.append(label);
     }
     // Bands: runs of samples in a state other than streaming.
