@@ -284,7 +284,8 @@ fn status_text(v: &serde_json::Value, now_unix_ms: u64) -> String {
         lines.push(format!("last error  {e}"));
     }
     if let Some(event) = v["last_event"]["event"].as_str() {
-        let when = v["last_event"]["at_unix_ms"].as_u64().map_or(String::new(), |at| format!(", {}", ago(now_unix_ms, at)));
+        let when =
+            v["last_event"]["at_unix_ms"].as_u64().map_or(String::new(), |at| format!(", {}", ago(now_unix_ms, at)));
         lines.push(format!("last event  {event}{when}"));
     }
     let mut text = lines.join("\n") + "\n";
@@ -316,10 +317,7 @@ fn tables_text(tables: &serde_json::Map<String, serde_json::Value>, now_unix_ms:
         })
         .collect();
     let widths = column_widths(&header, &rows);
-    std::iter::once(&header)
-        .chain(&rows)
-        .map(|r| pad(r, &widths, "  ").trim_end().to_string() + "\n")
-        .collect()
+    std::iter::once(&header).chain(&rows).map(|r| pad(r, &widths, "  ").trim_end().to_string() + "\n").collect()
 }
 
 /// `copying 45% · 4500/10000 rows · chunk 3/8 · 1200 rows/s · 5 s left`, or `-` without a snapshot.

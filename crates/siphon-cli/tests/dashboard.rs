@@ -50,10 +50,12 @@ struct BrowserTools {
 impl BrowserTools {
     fn find() -> BrowserTools {
         let cache = std::env::var("SIPHON_CACHE").unwrap_or_else(|_| "/var/cache/siphon".into());
-        let node_dir = std::env::var("SIPHON_NODE_DIR").map(PathBuf::from).unwrap_or_else(|_| format!("{cache}/node").into());
+        let node_dir =
+            std::env::var("SIPHON_NODE_DIR").map(PathBuf::from).unwrap_or_else(|_| format!("{cache}/node").into());
         let chromium =
             std::env::var("SIPHON_CHROMIUM").map(PathBuf::from).unwrap_or_else(|_| "/usr/bin/chromium".into());
-        let fix = "run `source scripts/setup.sh` (it installs Debian's chromium and playwright-core), then this test again";
+        let fix =
+            "run `source scripts/setup.sh` (it installs Debian's chromium and playwright-core), then this test again";
         let node = Command::new("node").arg("--version").output();
         assert!(node.is_ok_and(|o| o.status.success()), "the dashboard test needs `node` on PATH: {fix}");
         assert!(chromium.exists(), "the dashboard test needs a browser at {}: {fix}", chromium.display());

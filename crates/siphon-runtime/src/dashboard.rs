@@ -150,8 +150,7 @@ async fn history(
         return r;
     }
     let samples = state.history.since(params.since.unwrap_or(0));
-    Json(serde_json::json!({ "interval_ms": SAMPLE_INTERVAL.as_millis() as u64, "samples": samples }))
-        .into_response()
+    Json(serde_json::json!({ "interval_ms": SAMPLE_INTERVAL.as_millis() as u64, "samples": samples })).into_response()
 }
 
 #[derive(Deserialize)]
@@ -183,7 +182,14 @@ mod tests {
     use super::*;
 
     fn sample(at_unix_ms: u64) -> Sample {
-        Sample { at_unix_ms, state: "streaming", lag_seconds: 0.0, lag_bytes: 0, retained_wal_bytes: 0, changes_applied: 0 }
+        Sample {
+            at_unix_ms,
+            state: "streaming",
+            lag_seconds: 0.0,
+            lag_bytes: 0,
+            retained_wal_bytes: 0,
+            changes_applied: 0,
+        }
     }
 
     #[test]
