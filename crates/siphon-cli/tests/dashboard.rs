@@ -165,6 +165,13 @@ fn the_dashboard_shows_a_streaming_pipeline_in_a_real_browser() {
         assert!(!body.contains(SECRET), "{path} leaks the source password: {body}");
         assert!(!body.contains(token), "{path} shows the token");
     }
+    step("events newest first; unreadable parameters get the API's JSON error");
+    let (_, body) = get(listen, "/v1/events?limit=2", Some(token));
+    let events: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let at: Vec<u64> = events["events"].as_array().unwrap().iter().map(|e| e["at_unix_ms"].as_u64().unwrap()).collect();
+    assert!(at.len() == 2 && at[0] >= at[1], "{body}");
+    let (code, body) = get(listen, "/v1/events?limit=many", Some(token));
+    assert!(code == 400 && body.contains("invalid query parameters"), "{code} {body}");
     assert!(s.stop().success());
 }
 

@@ -24,6 +24,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -141,14 +142,24 @@ struct HistoryParams {
     since: Option<u64>,
 }
 
+/// The 400 answer to unreadable query parameters (JSON, like every error of the API).
+fn bad_params(e: &QueryRejection, hint: &str) -> Response {
+    let err = Error::fatal("invalid query parameters").with_detail(e.body_text()).with_hint(hint);
+    error_response(StatusCode::BAD_REQUEST, &err)
+}
+
 async fn history(
     State(state): State<Arc<ControlState>>,
     headers: HeaderMap,
-    Query(params): Query<HistoryParams>,
+    query: Result<Query<HistoryParams>, QueryRejection>,
 ) -> Response {
     if let Some(r) = refused(&state, &headers) {
         return r;
     }
+    let params = match query {
+        Ok(Query(p)) => p,
+        Err(e) => return bad_params(&e, "?since=<unix ms> (optional)"),
+    };
     let samples = state.history.since(params.since.unwrap_or(0));
     Json(serde_json::json!({ "interval_ms": SAMPLE_INTERVAL.as_millis() as u64, "samples": samples })).into_response()
 }
@@ -162,11 +173,15 @@ struct EventsParams {
 async fn events(
     State(state): State<Arc<ControlState>>,
     headers: HeaderMap,
-    Query(params): Query<EventsParams>,
+    query: Result<Query<EventsParams>, QueryRejection>,
 ) -> Response {
     if let Some(r) = refused(&state, &headers) {
         return r;
     }
+    let params = match query {
+        Ok(Query(p)) => p,
+        Err(e) => return bad_params(&e, "?limit=<number of events, at most 1000> (optional)"),
+    };
     let limit = params.limit.unwrap_or(50).min(MAX_EVENTS);
     match crate::state_dir::recent_events(&state.state_dir, limit) {
         Ok(events) => Json(serde_json::json!({ "events": events })).into_response(),

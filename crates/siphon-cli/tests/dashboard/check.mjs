@@ -135,6 +135,31 @@ try {
   assert(detail.includes('snapshot 45%'), `the state badge sums the snapshot up: ${detail}`);
   await page.screenshot({ path: join(shots, 'dashboard-snapshot.png'), fullPage: true });
   await page.unroute('**/v1/status');
+  await waitFor(page, 'the real state again', () => document.getElementById('state-text').textContent === 'streaming');
+
+  step('a failed pipeline: red state and its error');
+  await page.route('**/v1/status', async (route) => {
+    const response = await route.fetch();
+    const status = await response.json();
+    await route.fulfill({ response, json: { ...status, state: 'failed', last_error: 'injected: <b>not markup</b>' } });
+  });
+  await waitFor(page, 'the failed state', () => document.getElementById('state-text').textContent === 'failed');
+  assert(await page.locator('#state.state-failed').isVisible(), 'the failed badge');
+  assert((await page.locator('#error-panel h2').textContent()) === 'Error', 'a current error');
+  assert((await text(page, '#last-error')) === 'injected: <b>not markup</b>', 'the error as text, never markup');
+  await page.unroute('**/v1/status');
+  await waitFor(page, 'the real state again', () => document.getElementById('state-text').textContent === 'streaming');
+
+  step('a daemon that stops answering is shown as such, not as its last state');
+  await page.route('**/v1/**', (route) => route.abort('connectionrefused'));
+  await waitFor(page, 'the unreachable banner', () => !document.getElementById('stale').hidden, undefined, 20_000);
+  assert((await text(page, '#stale')).startsWith('Cannot reach the daemon since'), await text(page, '#stale'));
+  assert(await page.locator('#state.stale').isVisible(), 'the state badge is greyed');
+  assert(await page.locator('#board.stale').isVisible(), 'the figures are dimmed');
+  await page.screenshot({ path: join(shots, 'dashboard-unreachable.png') });
+  await page.unroute('**/v1/**');
+  await waitFor(page, 'the banner to go once the daemon answers', () => document.getElementById('stale').hidden);
+  problems.splice(0, problems.length, ...problems.filter((p) => !p.includes('ERR_CONNECTION_REFUSED')));
 
   step('without a token: a form, and no data');
   const stranger = await context.newPage(); // a new tab: its own, empty sessionStorage

@@ -295,6 +295,7 @@
         : `Cannot reach the daemon (${problem}).`;
     }
     $('state').classList.toggle('stale', Boolean(problem && stale && lastStatus));
+    $('board').classList.toggle('stale', Boolean(problem && stale && lastStatus));
   }
 
   // --- charts ------------------------------------------------------------------------------
