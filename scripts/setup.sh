@@ -9,7 +9,10 @@
 #     @duckdb/node-bindings-linux-x64 package into
 #     ${SIPHON_CACHE:-/var/cache/siphon}/duckdb-1.5.6/libduckdb.so;
 #   * cargo-nextest, if it can be installed (failure is reported, not fatal:
-#     `cargo test` works too).
+#     `cargo test` works too);
+#   * for the dashboard's browser test: Debian's chromium (/usr/bin/chromium)
+#     and npm playwright-core (pinned; it never downloads a browser) in
+#     ${SIPHON_CACHE:-/var/cache/siphon}/node.
 #
 # Usage:
 #   source scripts/setup.sh        # set up, then export the env into this shell
@@ -18,7 +21,8 @@
 #
 # Exports: SIPHON_CACHE, DUCKDB_LIB_DIR, LD_LIBRARY_PATH (DuckDB dir prepended),
 # CARGO_TARGET_DIR (default $SIPHON_CACHE/target), SIPHON_PG_BIN (default
-# /usr/lib/postgresql/15/bin; set it beforehand to use other binaries).
+# /usr/lib/postgresql/15/bin; set it beforehand to use other binaries),
+# SIPHON_NODE_DIR (where playwright-core is installed), SIPHON_CHROMIUM.
 # Set SIPHON_SKIP_NEXTEST=1 to skip the cargo-nextest step.
 # Logs go to stderr (one line per step); only the exports go to stdout.
 
@@ -27,6 +31,8 @@ SIPHON_DUCKDB_NPM_PACKAGE="@duckdb/node-bindings-linux-x64@1.5.6-r.1"
 SIPHON_DEFAULT_PG_BIN=/usr/lib/postgresql/15/bin
 # Extra major versions for pg_upgrade tests (SIPHON_PG<major>_BIN is exported for each).
 SIPHON_PG_EXTRA_VERSIONS=${SIPHON_PG_EXTRA_VERSIONS:-16.14.0 17.11.0 18.6.0}
+# Drives Debian's chromium in the dashboard test (crates/siphon-cli/tests/dashboard.rs).
+SIPHON_PLAYWRIGHT_VERSION=1.64.1
 
 _siphon_log() { printf 'setup: %s\n' "$*" >&2; }
 
@@ -158,6 +164,34 @@ PY
     _siphon_log "postgres $ver: installed into $dest"
   done
 
+  # --- Browser for the dashboard test ---------------------------------------------
+  # Debian's chromium, and playwright-core (a pinned npm package with no browser of its own:
+  # PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD keeps any install hook from fetching one).
+  if [ -x /usr/bin/chromium ]; then
+    _siphon_log "chromium: ok"
+  else
+    apt_install chromium fonts-dejavu-core
+    [ -x /usr/bin/chromium ] || { _siphon_log "chromium: /usr/bin/chromium still missing after install"; exit 1; }
+    _siphon_log "chromium: installed"
+  fi
+  node_dir="$cache/node"
+  pw_json="$node_dir/node_modules/playwright-core/package.json"
+  if [ -f "$pw_json" ] && grep -q "\"version\": \"$SIPHON_PLAYWRIGHT_VERSION\"" "$pw_json"; then
+    _siphon_log "playwright-core: $SIPHON_PLAYWRIGHT_VERSION ok"
+  else
+    if ! command -v npm >/dev/null 2>&1; then
+      apt_install nodejs npm
+    fi
+    mkdir -p "$node_dir"
+    _siphon_log "playwright-core: npm install playwright-core@$SIPHON_PLAYWRIGHT_VERSION into $node_dir"
+    log=$(mktemp)
+    if ! PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --prefix "$node_dir" --no-save --no-audit --no-fund \
+        --no-package-lock "playwright-core@$SIPHON_PLAYWRIGHT_VERSION" >"$log" 2>&1; then
+      tail -n 40 "$log" >&2; rm -f "$log"; exit 1
+    fi
+    rm -f "$log"
+  fi
+
   # --- cargo-nextest (optional) --------------------------------------------------
   if [ "${SIPHON_SKIP_NEXTEST:-0}" = 1 ]; then
     _siphon_log "cargo-nextest: skipped (SIPHON_SKIP_NEXTEST=1)"
@@ -187,6 +221,8 @@ _siphon_exports() {
   esac
   export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$SIPHON_CACHE/target}"
   export SIPHON_PG_BIN="${SIPHON_PG_BIN:-$SIPHON_DEFAULT_PG_BIN}"
+  export SIPHON_NODE_DIR="$SIPHON_CACHE/node"
+  export SIPHON_CHROMIUM=/usr/bin/chromium
   local ver
   for ver in $SIPHON_PG_EXTRA_VERSIONS; do
     if [ -x "$SIPHON_CACHE/pg-$ver/bin/pg_upgrade" ]; then
@@ -197,7 +233,7 @@ _siphon_exports() {
 
 _siphon_print_exports() {
   local v
-  for v in SIPHON_CACHE DUCKDB_LIB_DIR LD_LIBRARY_PATH CARGO_TARGET_DIR SIPHON_PG_BIN $(compgen -v SIPHON_PG | grep -E '^SIPHON_PG[0-9]+_BIN$'); do
+  for v in SIPHON_CACHE DUCKDB_LIB_DIR LD_LIBRARY_PATH CARGO_TARGET_DIR SIPHON_PG_BIN SIPHON_NODE_DIR SIPHON_CHROMIUM $(compgen -v SIPHON_PG | grep -E '^SIPHON_PG[0-9]+_BIN$'); do
     printf 'export %s=%q\n' "$v" "${!v}"
   done
 }

@@ -92,13 +92,19 @@ enum Command {
         #[command(subcommand)]
         command: SlotsCommand,
     },
-    /// Show the pipeline's state and checkpoint (from its state directory).
+    /// Show the pipeline's state, lag, checkpoint, slot health and tables (from the daemon, or
+    /// its state directory).
     Status {
         #[arg(short, long, default_value = "siphon.toml")]
         config: PathBuf,
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Print the URL of the running daemon's web dashboard. The URL holds the control token.
+    Dashboard {
+        #[arg(short, long, default_value = "siphon.toml")]
+        config: PathBuf,
     },
 }
 
@@ -194,6 +200,7 @@ fn main() -> ExitCode {
             load(&config).and_then(|c| slots_drop(&c, &name, force, yes))
         }
         Command::Status { config, json } => load(&config).and_then(|c| status(&c, json)),
+        Command::Dashboard { config } => load(&config).and_then(|c| dashboard(&c)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -265,22 +272,122 @@ fn status(config: &Config, json: bool) -> anyhow::Result<()> {
 }
 
 fn print_status(v: &serde_json::Value) {
-    let field = |k: &str| v.get(k).map(|x| x.to_string().trim_matches('"').to_string()).unwrap_or_default();
-    println!("pipeline    {}", field("pipeline"));
-    println!("state       {}", field("state"));
-    println!("checkpoint  {}", field("checkpoint_lsn"));
-    println!("snapshot    {} rows", field("snapshot_rows"));
-    println!("streamed    {} changes in {} commits", field("changes_applied"), field("commits"));
+    print!("{}", status_text(v, siphon_runtime::status::unix_ms_now()));
+}
+
+/// The human form of a status: the pipeline's lines, then one line per table.
+fn status_text(v: &serde_json::Value, now_unix_ms: u64) -> String {
+    use siphon_runtime::slots::human_bytes;
+    let field = |k: &str| match v.get(k) {
+        None | Some(serde_json::Value::Null) => "none".to_string(),
+        Some(x) => x.to_string().trim_matches('"').to_string(),
+    };
+    let mut lines = vec![format!("pipeline    {}", field("pipeline")), format!("state       {}", field("state"))];
     if let (Some(secs), Some(bytes)) = (v["lag_seconds"].as_f64(), v["lag_bytes"].as_u64()) {
-        println!("lag         {secs:.1} s, {} behind the server", siphon_runtime::slots::human_bytes(bytes as i64));
+        lines.push(format!("lag         {secs:.1} s, {} behind the server", human_bytes(bytes as i64)));
     }
+    lines.push(format!("checkpoint  {}", field("checkpoint_lsn")));
+    lines.push(format!("snapshot    {} rows", field("snapshot_rows")));
+    lines.push(format!("streamed    {} changes in {} commits", field("changes_applied"), field("commits")));
     if let Some(retained) = v["slot_retained_wal_bytes"].as_i64() {
+        let safe = v["slot_safe_wal_size_bytes"].as_i64().map_or("unlimited".into(), human_bytes);
         let status = v["slot_wal_status"].as_str().unwrap_or("unknown");
-        println!("slot        {} of WAL retained, wal_status {status}", siphon_runtime::slots::human_bytes(retained));
+        let active = if v["slot_active"] == true { "active" } else { "inactive" };
+        lines.push(format!(
+            "slot        {} of WAL retained, safe_wal_size {safe}, wal_status {status}, {active}",
+            human_bytes(retained)
+        ));
     }
-    if let Some(e) = v.get("last_error").and_then(|e| e.as_str()) {
-        println!("last error  {e}");
+    if let Some(e) = v["last_error"].as_str() {
+        lines.push(format!("last error  {e}"));
     }
+    if let Some(event) = v["last_event"]["event"].as_str() {
+        let when =
+            v["last_event"]["at_unix_ms"].as_u64().map_or(String::new(), |at| format!(", {}", ago(now_unix_ms, at)));
+        lines.push(format!("last event  {event}{when}"));
+    }
+    let mut text = lines.join("\n") + "\n";
+    if let Some(tables) = v["tables"].as_object().filter(|t| !t.is_empty()) {
+        text += &format!("\n{}", tables_text(tables, now_unix_ms));
+    }
+    text
+}
+
+/// One aligned line per table: rows applied by operation, last change, snapshot progress.
+fn tables_text(tables: &serde_json::Map<String, serde_json::Value>, now_unix_ms: u64) -> String {
+    let with_snapshot = tables.values().any(|t| t["snapshot"].is_object());
+    let mut header: Vec<String> =
+        ["table", "inserts", "updates", "deletes", "truncates", "last change"].iter().map(|h| h.to_string()).collect();
+    if with_snapshot {
+        header.push("snapshot".into());
+    }
+    let count = |t: &serde_json::Value, k: &str| t[k].as_u64().unwrap_or(0).to_string();
+    let rows: Vec<Vec<String>> = tables
+        .iter()
+        .map(|(name, t)| {
+            let mut row = vec![name.clone()];
+            row.extend(["inserts", "updates", "deletes", "truncates"].map(|k| count(t, k)));
+            row.push(t["last_change_unix_ms"].as_u64().map_or("never".into(), |at| ago(now_unix_ms, at)));
+            if with_snapshot {
+                row.push(snapshot_text(&t["snapshot"]));
+            }
+            row
+        })
+        .collect();
+    let widths = column_widths(&header, &rows);
+    std::iter::once(&header).chain(&rows).map(|r| pad(r, &widths, "  ").trim_end().to_string() + "\n").collect()
+}
+
+/// `copying 45% · 4500/10000 rows · chunk 3/8 · 1200 rows/s · 5 s left`, or `-` without a snapshot.
+fn snapshot_text(s: &serde_json::Value) -> String {
+    let Some(state) = s["state"].as_str() else { return "-".into() };
+    let copied = s["rows_copied"].as_u64().unwrap_or(0);
+    let estimate = s["rows_estimate"].as_u64().filter(|e| *e > 0);
+    let mut parts = vec![match estimate {
+        Some(e) => format!("{state} {}%", (copied * 100 / e).min(100)),
+        None => state.to_string(),
+    }];
+    parts.push(match estimate {
+        Some(e) => format!("{copied}/{e} rows"),
+        None => format!("{copied} rows"),
+    });
+    if let Some(total) = s["chunks_total"].as_u64() {
+        parts.push(format!("chunk {}/{total}", s["chunks_done"].as_u64().unwrap_or(0)));
+    }
+    if state != "done" {
+        if let Some(rate) = s["rows_per_s"].as_f64() {
+            parts.push(format!("{rate:.0} rows/s"));
+        }
+        if let Some(eta) = s["eta_s"].as_f64() {
+            parts.push(format!("{} left", human_duration(eta as u64)));
+        }
+    }
+    parts.join(" · ")
+}
+
+/// `12 s ago`, `3 min ago`, `2 h ago`.
+fn ago(now_unix_ms: u64, at_unix_ms: u64) -> String {
+    format!("{} ago", human_duration(now_unix_ms.saturating_sub(at_unix_ms) / 1000))
+}
+
+fn human_duration(secs: u64) -> String {
+    match secs {
+        0..60 => format!("{secs} s"),
+        60..3600 => format!("{} min", secs / 60),
+        _ => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
+    }
+}
+
+fn dashboard(config: &Config) -> anyhow::Result<()> {
+    let d = daemon(config).ok_or_else(|| {
+        anyhow::anyhow!(
+            "pipeline {} is not running: the dashboard is served by its daemon\n  hint: start it with `siphon run --config ...`",
+            config.pipeline.name
+        )
+    })?;
+    println!("{}", d.dashboard_url());
+    eprintln!("siphon: this URL holds the control token: open it in a browser on this machine, do not share it");
+    Ok(())
 }
 
 fn backfill(config: &Config, tables: &[String], mode: &str, wait: bool) -> anyhow::Result<()> {
@@ -502,4 +609,43 @@ fn column_widths(header: &[String], rows: &[Vec<String>]) -> Vec<usize> {
 /// One line of an aligned table.
 fn pad(values: &[String], widths: &[usize], separator: &str) -> String {
     values.iter().zip(widths).map(|(v, w)| format!("{v:<w$}")).collect::<Vec<_>>().join(separator)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_text_shows_slot_health_tables_and_snapshot_progress() {
+        let v = serde_json::json!({
+            "pipeline": "shop", "state": "snapshotting", "checkpoint_lsn": null, "snapshot_rows": 4500,
+            "changes_applied": 12, "commits": 3, "lag_seconds": 0.25, "lag_bytes": 2048,
+            "slot_retained_wal_bytes": 1048576, "slot_safe_wal_size_bytes": null, "slot_wal_status": "reserved",
+            "slot_active": true, "last_error": null,
+            "last_event": { "event": "pipeline.started", "at_unix_ms": 990_000 },
+            "tables": {
+                "public.orders": { "inserts": 300, "updates": 12, "deletes": 3, "truncates": 0,
+                    "last_change_unix_ms": 997_000,
+                    "snapshot": { "state": "copying", "rows_copied": 4500, "rows_estimate": 10000, "chunks_done": 3,
+                                  "chunks_total": 8, "rows_per_s": 1200.4, "eta_s": 5.0 } },
+                "public.customers": { "inserts": 0, "updates": 0, "deletes": 0, "truncates": 0,
+                    "last_change_unix_ms": null }
+            }
+        });
+        let text = status_text(&v, 1_000_000);
+        for line in [
+            "state       snapshotting",
+            "lag         0.2 s, 2.0 KiB behind the server",
+            "checkpoint  none",
+            "slot        1.0 MiB of WAL retained, safe_wal_size unlimited, wal_status reserved, active",
+            "last event  pipeline.started, 10 s ago",
+            "table             inserts  updates  deletes  truncates  last change  snapshot",
+            "public.customers  0        0        0        0          never        -",
+            "public.orders     300      12       3        0          3 s ago      copying 45% · 4500/10000 rows · chunk 3/8 · 1200 rows/s · 5 s left",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line:?} in:\n{text}");
+        }
+        let without_tables = status_text(&serde_json::json!({ "pipeline": "shop", "state": "stopped" }), 0);
+        assert!(!without_tables.contains("table"), "{without_tables}");
+    }
 }

@@ -9,13 +9,19 @@ use std::time::{Duration, Instant};
 
 use siphon_core::config::{AlertFormat, AlertsConfig};
 
-/// What the checks look at, updated by the pipeline and the slot watcher.
+/// What the checks look at (and the control API and the dashboard's history show), updated by
+/// the pipeline and the slot watcher.
 #[derive(Default, Clone, Debug)]
 pub struct Health {
     pub lag_seconds: f64,
     pub lag_bytes: u64,
     pub retained_wal_bytes: i64,
     pub wal_status: Option<String>,
+    /// WAL that can still be written before the slot is invalidated; `None` when unlimited.
+    pub safe_wal_size_bytes: Option<i64>,
+    pub slot_active: bool,
+    /// Changes applied by streaming in this process (the dashboard charts its rate).
+    pub changes_applied: u64,
     pub failed: Option<String>,
     pub gap: Option<String>,
 }

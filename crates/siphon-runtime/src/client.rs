@@ -26,6 +26,17 @@ pub fn daemon(config: &Config) -> Option<Daemon> {
 }
 
 impl Daemon {
+    /// The dashboard's URL, with the token in the fragment (which browsers never send to the
+    /// server). A wildcard listen address becomes loopback, which browsers can open.
+    pub fn dashboard_url(&self) -> String {
+        let host = match self.listen.parse::<std::net::SocketAddr>() {
+            Ok(a) if a.ip().is_unspecified() && a.is_ipv4() => format!("127.0.0.1:{}", a.port()),
+            Ok(a) if a.ip().is_unspecified() => format!("[::1]:{}", a.port()),
+            _ => self.listen.clone(),
+        };
+        format!("http://{host}/#token={}", percent_encode(&self.token))
+    }
+
     /// One call; an error response becomes an error with its detail and hint.
     pub fn request(
         &self,
@@ -54,5 +65,30 @@ impl Daemon {
             return Err(err);
         }
         Ok(value)
+    }
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters.
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dashboard_url_carries_the_token_in_the_fragment_and_opens_on_loopback() {
+        let d = Daemon { listen: "0.0.0.0:7320".into(), token: "a b&c#d+é".into() };
+        assert_eq!(d.dashboard_url(), "http://127.0.0.1:7320/#token=a%20b%26c%23d%2B%C3%A9");
+        let d = Daemon { listen: "[::]:7320".into(), token: "t".into() };
+        assert_eq!(d.dashboard_url(), "http://[::1]:7320/#token=t");
+        let d = Daemon { listen: "127.0.0.1:9".into(), token: "t".into() };
+        assert_eq!(d.dashboard_url(), "http://127.0.0.1:9/#token=t");
     }
 }

@@ -1,10 +1,13 @@
 //! The control API: HTTP on `control.listen` (loopback by default), every request authorized
-//! with `Authorization: Bearer <token>`.
+//! with `Authorization: Bearer <token>` — except the dashboard's static page, which holds no data.
 //!
 //! | method and path   | what                                                                |
 //! |-------------------|---------------------------------------------------------------------|
+//! | `GET /`           | the dashboard page, no token needed (see [`crate::dashboard`], docs/dashboard.md) |
 //! | `GET /metrics`    | Prometheus text format (see docs/metrics.md)                        |
-//! | `GET /v1/status`  | the pipeline's status (the same JSON as `state_dir/status.json`)    |
+//! | `GET /v1/status`  | the pipeline's status (`state_dir/status.json` with live lag and slot health merged in) |
+//! | `GET /v1/history` | one sample a second of state, lag, slot WAL and changes applied, the last 15 minutes; `?since=<unix ms>` for newer ones only |
+//! | `GET /v1/events`  | the latest events of `state_dir/events.jsonl`, newest first; `?limit=50` (at most 1000) |
 //! | `POST /v1/pause`  | stop reading, flush, checkpoint, close the replication connection (the slot becomes inactive); kept across restarts; answers once paused |
 //! | `POST /v1/resume` | reconnect and continue; answers once running again |
 //! | `POST /v1/backfill` | copies tables again while streaming goes on: body `{"tables": ["public.orders"], "mode": "merge"}` (`merge` or `truncate`; no tables: all); answers `{"job"}` once the copy started |
@@ -34,11 +37,12 @@ use tokio::sync::watch;
 use crate::state_dir::{set_paused, write_atomic};
 use crate::status::Phase;
 
-struct ControlState {
+pub(crate) struct ControlState {
     token: Secret,
     queries: Option<Arc<QueryService>>,
-    state_dir: PathBuf,
+    pub(crate) state_dir: PathBuf,
     levers: Levers,
+    pub(crate) history: Arc<crate::dashboard::History>,
 }
 
 /// The pipeline's handles the API acts on.
@@ -84,8 +88,10 @@ pub async fn start(
     let info = serde_json::json!({ "listen": addr.to_string(), "pid": std::process::id() });
     write_atomic(&state_dir.join("control.json"), info.to_string().as_bytes())
         .map_err(|e| Error::fatal("could not write control.json").with_detail(e.to_string()))?;
-    let state = Arc::new(ControlState { token, queries, state_dir: state_dir.to_path_buf(), levers });
+    let history = crate::dashboard::History::start(levers.phase.clone(), levers.health.clone());
+    let state = Arc::new(ControlState { token, queries, state_dir: state_dir.to_path_buf(), levers, history });
     let app = Router::new()
+        .merge(crate::dashboard::routes())
         .route("/metrics", get(metrics_text))
         .route("/v1/status", get(status))
         .route("/v1/pause", post(pause))
@@ -126,7 +132,7 @@ fn io_err(e: std::io::Error) -> Error {
 }
 
 /// `None` when the request carries the token; otherwise the 401 response.
-fn refused(state: &ControlState, headers: &HeaderMap) -> Option<Response> {
+pub(crate) fn refused(state: &ControlState, headers: &HeaderMap) -> Option<Response> {
     let presented =
         headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     match presented {
@@ -143,7 +149,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn error_response(code: StatusCode, e: &Error) -> Response {
+pub(crate) fn error_response(code: StatusCode, e: &Error) -> Response {
     (code, Json(serde_json::json!({ "error": e.message, "detail": e.detail, "hint": e.hint }))).into_response()
 }
 
@@ -178,6 +184,8 @@ fn status_body(state: &ControlState) -> Response {
         v["lag_bytes"] = serde_json::json!(h.lag_bytes);
         v["slot_retained_wal_bytes"] = serde_json::json!(h.retained_wal_bytes);
         v["slot_wal_status"] = serde_json::json!(h.wal_status);
+        v["slot_safe_wal_size_bytes"] = serde_json::json!(h.safe_wal_size_bytes);
+        v["slot_active"] = serde_json::json!(h.slot_active);
     }
     Json(v).into_response()
 }

@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod client;
 pub mod control;
 pub mod copy;
+pub mod dashboard;
 pub mod doctor;
 pub mod null_destination;
 pub mod pipeline;

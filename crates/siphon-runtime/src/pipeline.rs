@@ -79,7 +79,7 @@ use tokio::sync::watch;
 use crate::copy;
 use crate::null_destination::NullDestination;
 use crate::state_dir::StateDir;
-use crate::status::{Phase, Status};
+use crate::status::{unix_ms_now, Phase, RowOp, Status};
 use crate::telemetry;
 
 /// How long the source must be quiet, at a transaction boundary, before buffered changes are
@@ -236,6 +236,8 @@ async fn watch_slot(w: SlotWatch) {
                     if let Ok(mut h) = health.lock() {
                         h.retained_wal_bytes = own.as_ref().and_then(|s| s.retained_wal_bytes).unwrap_or(0);
                         h.wal_status = own.as_ref().and_then(|s| s.wal_status.clone());
+                        h.safe_wal_size_bytes = own.as_ref().and_then(|s| s.safe_wal_size);
+                        h.slot_active = own.as_ref().is_some_and(|s| s.active);
                     }
                     let status = own.and_then(|s| s.wal_status).unwrap_or_default();
                     for st in telemetry::WAL_STATUSES {
@@ -411,23 +413,27 @@ struct Stream {
     applied: AppliedCounts,
 }
 
-/// Row changes per table and operation since the last flush, published to the metrics at each
-/// commit (not per row: the hot path only bumps a local counter).
+/// Row changes per table and operation since the last flush, published to the metrics and the
+/// status's per-table counters at each commit (not per row: the hot path only bumps a local
+/// counter).
 #[derive(Default)]
 struct AppliedCounts {
     /// Keyed by the schema's address: the entry holds the Arc, so the address stays unique.
-    counts: HashMap<(usize, &'static str), (Arc<TableSchema>, u64)>,
+    counts: HashMap<(usize, RowOp), (Arc<TableSchema>, u64)>,
 }
 
 impl AppliedCounts {
-    fn count(&mut self, table: &Arc<TableSchema>, op: &'static str) {
+    fn count(&mut self, table: &Arc<TableSchema>, op: RowOp) {
         self.counts.entry((Arc::as_ptr(table) as usize, op)).or_insert_with(|| (table.clone(), 0)).1 += 1;
     }
 
-    fn publish(&mut self) {
+    /// After the commit that made them durable.
+    fn publish(&mut self, status: &mut Status) {
+        let now = unix_ms_now();
         for ((_, op), (table, n)) in self.counts.drain() {
-            let labels = [("table", table.name.to_string()), ("op", op.to_string())];
+            let labels = [("table", table.name.to_string()), ("op", op.as_str().to_string())];
             metrics::counter!(telemetry::ROWS_APPLIED, &labels).increment(n);
+            status.table_mut(&table.name).add(op, n, now);
         }
     }
 }
@@ -502,6 +508,9 @@ impl Pipeline {
         };
         drop(client);
         self.status.checkpoint = Some(checkpoint);
+        for s in &schemas {
+            self.status.table_mut(&s.name); // listed (at zero) before their first change
+        }
         block(|| -> Result<(), Error> {
             let mut batch = Batch::new();
             for s in &schemas {
@@ -850,9 +859,9 @@ impl Pipeline {
                     track(tracked, &change);
                 }
                 let op = match change.kind {
-                    ChangeKind::Insert { .. } => "insert",
-                    ChangeKind::Update { .. } => "update",
-                    ChangeKind::Delete { .. } => "delete",
+                    ChangeKind::Insert { .. } => RowOp::Insert,
+                    ChangeKind::Update { .. } => RowOp::Update,
+                    ChangeKind::Delete { .. } => RowOp::Delete,
                 };
                 st.applied.count(&change.table, op);
                 st.batch.push(change);
@@ -869,7 +878,7 @@ impl Pipeline {
                         tracked.truncated();
                     }
                     if let Some(schema) = st.schemas.get(&t) {
-                        st.applied.count(schema, "truncate");
+                        st.applied.count(schema, RowOp::Truncate);
                         st.batch.truncate(schema.clone());
                     }
                 }
@@ -1102,23 +1111,32 @@ impl Pipeline {
             self.destination.apply(batch)?;
             self.destination.commit(&checkpoint)
         })?;
-        st.applied.publish();
+        st.applied.publish(&mut self.status);
         let name = self.config.pipeline.name.clone();
         metrics::counter!(telemetry::FLUSHES, "pipeline" => name.clone(), "reason" => reason.as_str()).increment(1);
         metrics::histogram!(telemetry::FLUSH_DURATION, "pipeline" => name.clone())
             .record(started.elapsed().as_secs_f64());
         metrics::histogram!(telemetry::FLUSH_CHANGES, "pipeline" => name.clone()).record(changes as f64);
-        metrics::gauge!(telemetry::LAG_BYTES, "pipeline" => name.clone())
-            .set(stream.server_wal_end().0.saturating_sub(lsn.0) as f64);
-        if end.is_some() {
+        let lag_bytes = stream.server_wal_end().0.saturating_sub(lsn.0);
+        metrics::gauge!(telemetry::LAG_BYTES, "pipeline" => name.clone()).set(lag_bytes as f64);
+        let lag_seconds = end.map(|_| {
             let commit_unix_micros = st.last_commit_time_micros + PG_EPOCH_UNIX_MICROS;
             let now_micros = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_micros() as i64)
                 .unwrap_or(0);
-            metrics::gauge!(telemetry::LAG_SECONDS, "pipeline" => name)
-                .set((now_micros - commit_unix_micros).max(0) as f64 / 1e6);
-        }
+            let lag = (now_micros - commit_unix_micros).max(0) as f64 / 1e6;
+            metrics::gauge!(telemetry::LAG_SECONDS, "pipeline" => name).set(lag);
+            lag
+        });
+        let applied = self.status.changes_applied;
+        self.health_update(|h| {
+            h.lag_bytes = lag_bytes;
+            if let Some(lag) = lag_seconds {
+                h.lag_seconds = lag;
+            }
+            h.changes_applied = applied;
+        });
         st.pending_since = None;
         st.checkpoint = lsn;
         stream.confirm(lsn);

@@ -97,6 +97,37 @@ pub fn append_event(state_dir: &Path, event: &serde_json::Value) -> std::io::Res
     f.sync_data()
 }
 
+/// The last `limit` events of `state_dir/events.jsonl`, newest first (none if there is no file).
+/// Reads the file backwards from its end, so a long history costs nothing; a line that is not
+/// JSON (a torn last write) is skipped.
+pub fn recent_events(state_dir: &Path, limit: usize) -> std::io::Result<Vec<serde_json::Value>> {
+    use std::io::{Read, Seek, SeekFrom};
+    const BLOCK: u64 = 64 * 1024;
+    let mut f = match File::open(state_dir.join("events.jsonl")) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut start = f.seek(SeekFrom::End(0))?;
+    let mut tail = Vec::new();
+    // One line more than asked: the first line of the tail may be cut.
+    while start > 0 && tail.iter().filter(|&&b| b == b'\n').count() <= limit {
+        let from = start.saturating_sub(BLOCK);
+        let mut block = vec![0; (start - from) as usize];
+        f.seek(SeekFrom::Start(from))?;
+        f.read_exact(&mut block)?;
+        block.append(&mut tail);
+        tail = block;
+        start = from;
+    }
+    let text = String::from_utf8_lossy(&tail);
+    let mut lines: Vec<&str> = text.lines().collect();
+    if start > 0 && !lines.is_empty() {
+        lines.remove(0);
+    }
+    Ok(lines.iter().rev().filter_map(|l| serde_json::from_str(l).ok()).take(limit).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,5 +140,19 @@ mod tests {
         assert!(err.message.contains("another siphon process"), "{err}");
         drop(first);
         StateDir::open(dir.path()).expect("free again after the first is dropped");
+    }
+
+    #[test]
+    fn recent_events_are_the_newest_first_across_read_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(recent_events(dir.path(), 10).unwrap().is_empty(), "no file, no events");
+        let pad = "x".repeat(500); // 2000 events of ~530 bytes: several 64 KiB blocks
+        let lines: String =
+            (0..2000).map(|i| format!("{}\n", serde_json::json!({ "event": "e", "n": i, "pad": pad }))).collect();
+        std::fs::write(dir.path().join("events.jsonl"), lines).unwrap();
+        let got = recent_events(dir.path(), 300).unwrap();
+        let ns: Vec<u64> = got.iter().map(|e| e["n"].as_u64().unwrap()).collect();
+        assert_eq!(ns, (1700..2000).rev().collect::<Vec<u64>>());
+        assert_eq!(recent_events(dir.path(), 5000).unwrap().len(), 2000, "the whole file when it is shorter");
     }
 }

@@ -2,9 +2,12 @@
 //! every state change and after every commit. `siphon status` reads it; tests wait on it.
 //! It holds no secrets and no row values.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
+use serde::Serialize;
 use serde_json::json;
+use siphon_core::schema::TableName;
 use siphon_core::Lsn;
 
 use crate::state_dir::write_atomic;
@@ -50,8 +53,56 @@ pub struct Status {
     pub last_error: Option<String>,
     /// The latest event of note (gap detected / repaired).
     pub last_event: Option<serde_json::Value>,
-    /// Progress of the running copy (snapshot or backfill), per table.
-    pub copy: std::collections::BTreeMap<String, crate::copy::TableProgress>,
+    /// Progress of the running copy (snapshot or backfill), per table; serialized as
+    /// `tables.<name>.snapshot` (and `copy.<name>`).
+    pub copy: BTreeMap<String, crate::copy::TableProgress>,
+    /// Per replicated table (`schema.table`), in this process.
+    pub tables: BTreeMap<String, TableStatus>,
+}
+
+/// A row operation, as counted per table (and labelled in the metrics).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RowOp {
+    Insert,
+    Update,
+    Delete,
+    Truncate,
+}
+
+impl RowOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowOp::Insert => "insert",
+            RowOp::Update => "update",
+            RowOp::Delete => "delete",
+            RowOp::Truncate => "truncate",
+        }
+    }
+}
+
+/// One table's entry in `tables`: row changes committed to the destination by streaming.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TableStatus {
+    pub inserts: u64,
+    pub updates: u64,
+    pub deletes: u64,
+    pub truncates: u64,
+    /// When a destination commit last carried a change to this table (ms since the Unix epoch).
+    pub last_change_unix_ms: Option<u64>,
+}
+
+impl TableStatus {
+    /// Adds `n` committed changes of kind `op`, the last of them committed at `at_unix_ms`.
+    pub fn add(&mut self, op: RowOp, n: u64, at_unix_ms: u64) {
+        let counter = match op {
+            RowOp::Insert => &mut self.inserts,
+            RowOp::Update => &mut self.updates,
+            RowOp::Delete => &mut self.deletes,
+            RowOp::Truncate => &mut self.truncates,
+        };
+        *counter += n;
+        self.last_change_unix_ms = Some(at_unix_ms);
+    }
 }
 
 impl Status {
@@ -65,8 +116,26 @@ impl Status {
             commits: 0,
             last_error: None,
             last_event: None,
-            copy: Default::default(),
+            copy: BTreeMap::new(),
+            tables: BTreeMap::new(),
         }
+    }
+
+    /// The entry of `table`, created (all zero) if it has none yet.
+    pub fn table_mut(&mut self, table: &TableName) -> &mut TableStatus {
+        self.tables.entry(table.to_string()).or_default()
+    }
+
+    /// `tables`, with each copied table's progress as its `snapshot`.
+    fn tables_json(&self) -> serde_json::Value {
+        let mut tables = serde_json::to_value(&self.tables).unwrap_or_default();
+        for (name, progress) in &self.copy {
+            if let Some(map) = tables.as_object_mut() {
+                let entry = map.entry(name.clone()).or_insert_with(|| serde_json::json!({}));
+                entry["snapshot"] = progress.to_json();
+            }
+        }
+        tables
     }
 
     pub fn to_json(&self) -> serde_json::Value {
@@ -79,9 +148,10 @@ impl Status {
             "commits": self.commits,
             "last_error": self.last_error,
             "last_event": self.last_event,
+            "tables": self.tables_json(),
             "copy": self.copy.iter().map(|(t, p)| (t.clone(), p.to_json())).collect::<serde_json::Map<_, _>>(),
             "pid": std::process::id(),
-            "updated_at_unix_ms": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
+            "updated_at_unix_ms": unix_ms_now(),
         })
     }
 
@@ -92,4 +162,9 @@ impl Status {
             tracing::warn!(error = %e, "could not write status.json");
         }
     }
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn unix_ms_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
