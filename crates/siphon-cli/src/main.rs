@@ -13,6 +13,8 @@ use siphon_core::config::Config;
 use siphon_duckdb::query::{QueryLimits, QueryService, TextResult};
 use siphon_runtime::client::{daemon, Daemon};
 
+mod progress;
+
 #[derive(Parser)]
 #[command(name = "siphon", version, about = "Change-data-capture replication from PostgreSQL into DuckDB")]
 struct Cli {
@@ -223,6 +225,7 @@ fn load(path: &PathBuf) -> anyhow::Result<Config> {
 }
 
 fn run(config: Config) -> anyhow::Result<()> {
+    progress::spawn(config.pipeline.state_dir.clone());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("siphon").build()?;
     runtime.block_on(async move {
         let (tx, rx) = tokio::sync::watch::channel(false);
