@@ -19,25 +19,28 @@
 //!   CREATE_REPLICATION_SLOT ... EXPORT_SNAPSHOT ──► consistent point C, snapshot S
 //!        │  (the creating session stays open and idle, so S stays importable)
 //!        ▼
-//!   for each table: COPY at S ──► destination (one open transaction, tables emptied first)
+//!   commit(checkpoint = C, tables emptied, copy job recorded)
 //!        ▼
-//!   commit(checkpoint = C, all tables snapshotted)      ◄── crash before this: nothing committed;
-//!        ▼                                                   the slot is dropped and recreated
-//!   START_REPLICATION at C: transactions committing after C, exactly those S does not see
+//!   START_REPLICATION at C ─────► stream: transactions committing after C
+//!   copy workers: chunks at S ──► copied rows, applied between stream transactions
+//!        ▼                         (each chunk's `done` record commits with its rows)
+//!   last chunk committed: backfill.finished, state streaming
 //! ```
 //!
 //! S sees precisely the transactions whose commit precedes C, and the slot streams precisely
-//! those that commit after C, so nothing is missed and nothing is applied twice.
+//! those that commit after C, so nothing is missed and nothing is applied twice. A copied row is
+//! dropped when the stream has already touched its key (see [`crate::copy`], which argues the
+//! hand-off for every copy: first snapshot, resumed copy, added table, gap repair, backfill).
 //!
 //! # Crashes, step by step
 //!
 //! | crash during                 | what the restart finds         | what it does                 |
 //! |------------------------------|--------------------------------|------------------------------|
-//! | snapshot                     | no checkpoint, slot exists     | drops the slot, starts over  |
+//! | slot creation, before the first commit | no checkpoint, slot exists | drops the slot, starts over |
+//! | a copy                       | checkpoint, copy records       | resumes the chunks not done (temporary slot's snapshot) |
 //! | streaming, before a commit   | checkpoint at the previous one | re-streams from it, skips ≤  |
 //! | commit itself                | old or new checkpoint (atomic) | as above                     |
 //! | after commit, before confirm | newer checkpoint than the slot | skips what the slot resends  |
-//! | a gap re-snapshot            | the old checkpoint (not yet replaced) and a new slot, or none | detects the gap again (slot ahead) and re-snapshots |
 //!
 //! # Gaps
 //!
@@ -45,7 +48,7 @@
 //! ([`Pipeline::check_continuity`] lists what proves it). Otherwise the stream has a gap: it is
 //! reported (log, `events.jsonl`, status) with its window and, by `pipeline.on_gap`, either fatal
 //! or repaired by the same hand-off as the first snapshot — new slot, exported snapshot, every
-//! table emptied and re-copied in one destination transaction with the new checkpoint.
+//! table emptied and copied again while the stream runs from the new slot.
 //!
 //! # When to commit
 //!
