@@ -12,7 +12,8 @@
 //!
 //! Unchanged TOAST values ([`Datum::UnchangedToast`]) are filled in from an earlier upsert of the
 //! same key in the batch when there is one; otherwise they stay in the row and the destination
-//! must keep its stored value for those columns (a partial update).
+//! must keep its stored value for those columns (a partial update) — or, when the update moved
+//! the row to a new key, take them from the row stored under the old key ([`RowOp::Move`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -29,6 +30,11 @@ pub enum RowOp {
     Upsert(Row),
     /// Delete the row with this key (the datums of the key columns, in key order).
     Delete(Vec<Datum>),
+    /// A primary-key update that left TOASTed values out: insert `row` (under its new key),
+    /// taking the columns holding [`Datum::UnchangedToast`] from the stored row with key `from`.
+    /// That row is deleted by its own [`RowOp::Delete`] in the same batch, so a destination
+    /// applies every `Move` before the deletes.
+    Move { from: Vec<Datum>, row: Row },
 }
 
 /// The compacted changes to one table.
@@ -64,10 +70,22 @@ impl TableBatch {
 
     fn upsert(&mut self, mut row: Row) {
         let key = self.key_of(&row);
-        if let Some(RowOp::Upsert(prev)) = self.ops.get(&key) {
-            fill_unchanged(&mut row, prev);
-        }
-        self.ops.insert(key, RowOp::Upsert(row));
+        let op = match self.ops.get(&key) {
+            Some(RowOp::Upsert(prev)) => {
+                fill_unchanged(&mut row, prev);
+                RowOp::Upsert(row)
+            }
+            Some(RowOp::Move { from, row: prev }) => {
+                fill_unchanged(&mut row, prev);
+                if row.contains(&Datum::UnchangedToast) {
+                    RowOp::Move { from: from.clone(), row }
+                } else {
+                    RowOp::Upsert(row)
+                }
+            }
+            _ => RowOp::Upsert(row),
+        };
+        self.ops.insert(key, op);
     }
 
     fn apply(&mut self, kind: ChangeKind) {
@@ -76,13 +94,36 @@ impl TableBatch {
             ChangeKind::Update { old_key: None, new } => self.upsert(new),
             ChangeKind::Update { old_key: Some(old), mut new } => {
                 let old_key = self.key_of(&old);
-                if old_key != self.key_of(&new) {
-                    if let Some(RowOp::Upsert(prev)) = self.ops.get(&old_key) {
-                        fill_unchanged(&mut new, prev);
-                    }
-                    self.ops.insert(old_key.clone(), RowOp::Delete(old_key));
+                let new_key = self.key_of(&new);
+                if old_key == new_key {
+                    return self.upsert(new);
                 }
-                self.upsert(new);
+                // The stored row the unchanged values come from, unless this batch has them.
+                let mut from = Some(old_key.clone());
+                match self.ops.get(&old_key) {
+                    Some(RowOp::Upsert(prev)) => {
+                        fill_unchanged(&mut new, prev);
+                        // A partial upsert of the old key changed nothing the new row lacks: what
+                        // is still unchanged comes from the stored row.
+                        if !prev.contains(&Datum::UnchangedToast) {
+                            from = None;
+                        }
+                    }
+                    Some(RowOp::Move { from: f, row: prev }) => {
+                        fill_unchanged(&mut new, prev);
+                        from = Some(f.clone());
+                    }
+                    _ => {}
+                }
+                self.ops.insert(old_key.clone(), RowOp::Delete(old_key));
+                match from {
+                    Some(from) if new.contains(&Datum::UnchangedToast) => {
+                        self.ops.insert(new_key, RowOp::Move { from, row: new });
+                    }
+                    _ => {
+                        self.ops.insert(new_key, RowOp::Upsert(new));
+                    }
+                }
             }
             ChangeKind::Delete { old_key } => {
                 let key = self.key_of(&old_key);
@@ -192,6 +233,9 @@ mod tests {
         Insert(i64, u8),
         Update(i64, u8),
         MoveKey(i64, i64),
+        /// An update or key move that leaves `v` out (unchanged TOAST).
+        TouchToast(i64),
+        MoveKeyToast(i64, i64),
         Delete(i64),
         Truncate,
     }
@@ -201,6 +245,8 @@ mod tests {
             (0..6i64, any::<u8>()).prop_map(|(k, v)| Op::Insert(k, v)),
             (0..6i64, any::<u8>()).prop_map(|(k, v)| Op::Update(k, v)),
             (0..6i64, 0..6i64).prop_map(|(a, b)| Op::MoveKey(a, b)),
+            (0..6i64).prop_map(Op::TouchToast),
+            (0..6i64, 0..6i64).prop_map(|(a, b)| Op::MoveKeyToast(a, b)),
             (0..6i64).prop_map(Op::Delete),
             Just(Op::Truncate),
         ]
@@ -213,14 +259,37 @@ mod tests {
                 table.clear();
             }
             let key = |d: &Datum| d.as_text().unwrap().parse::<i64>().unwrap();
+            // Moves read the stored rows they come from before any delete.
+            let moved: Vec<(i64, String)> = tb
+                .ops()
+                .filter_map(|op| match op {
+                    RowOp::Move { from, row } => {
+                        let v = match &row[1] {
+                            Datum::UnchangedToast => table[&key(&from[0])].clone(),
+                            d => d.as_text().unwrap().to_string(),
+                        };
+                        Some((key(&row[0]), v))
+                    }
+                    _ => None,
+                })
+                .collect();
             for op in tb.ops() {
                 if let RowOp::Delete(k) = op {
                     table.remove(&key(&k[0]));
                 }
             }
+            table.extend(moved);
             for op in tb.ops() {
                 if let RowOp::Upsert(r) = op {
-                    table.insert(key(&r[0]), r[1].as_text().unwrap().to_string());
+                    match &r[1] {
+                        // A partial update keeps the stored value (the key exists).
+                        Datum::UnchangedToast => {
+                            assert!(table.contains_key(&key(&r[0])), "partial update of a missing row")
+                        }
+                        d => {
+                            table.insert(key(&r[0]), d.as_text().unwrap().to_string());
+                        }
+                    }
                 }
             }
         }
@@ -252,6 +321,20 @@ mod tests {
                         batch.push(change(ChangeKind::Update {
                             old_key: Some(vec![Datum::Text(a.to_string()), Datum::Null]),
                             new: row(b, &v),
+                        }));
+                    }
+                    Op::TouchToast(k) if expected.contains_key(&k) => {
+                        batch.push(change(ChangeKind::Update {
+                            old_key: None,
+                            new: vec![Datum::Text(k.to_string()), Datum::UnchangedToast],
+                        }));
+                    }
+                    Op::MoveKeyToast(a, b) if expected.contains_key(&a) && !expected.contains_key(&b) => {
+                        let v = expected.remove(&a).unwrap();
+                        expected.insert(b, v);
+                        batch.push(change(ChangeKind::Update {
+                            old_key: Some(vec![Datum::Text(a.to_string()), Datum::Null]),
+                            new: vec![Datum::Text(b.to_string()), Datum::UnchangedToast],
                         }));
                     }
                     Op::Delete(k) if expected.contains_key(&k) => {

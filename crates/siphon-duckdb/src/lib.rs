@@ -18,6 +18,9 @@
 //!   DELETE FROM t USING stage WHERE __op = 'd' AND t.key = CAST(stage.key)
 //!   INSERT OR REPLACE INTO t SELECT CAST(c0), ... FROM stage WHERE __op = 'u'
 //!   UPDATE t SET <sent columns> WHERE key = ...     (rows with unchanged TOAST values only)
+//!
+//!   before the deletes, for a key update that left TOASTed values out (RowOp::Move):
+//!   INSERT OR REPLACE INTO t SELECT <sent values, or the stored columns> FROM t WHERE key = old
 //! ```
 //!
 //! Values travel as PostgreSQL text and are converted in SQL by [`types`]. Destination tables get
@@ -188,7 +191,11 @@ impl DuckDbDestination {
         }
         let stage = state.stage.clone();
         self.conn.execute(&format!("DELETE FROM temp.main.{stage}"), []).map_err(db_err("clearing the stage"))?;
-        let partials = self.stage_rows(&tb, &name)?;
+        let (partials, moves) = self.stage_rows(&tb, &name)?;
+        // Moves read the rows they leave before the deletes remove them.
+        for (from, row) in &moves {
+            self.move_row(&name, from, row)?;
+        }
         let state = &self.tables[&name];
         let (delete_sql, upsert_sql) = apply_statements(&name, state);
         self.conn.execute(&delete_sql, []).map_err(|e| cast_error(&name, "applying deletes", e))?;
@@ -199,20 +206,31 @@ impl DuckDbDestination {
         Ok(())
     }
 
-    /// Appends the batch's full rows and deletes to the stage; returns the partial rows.
-    fn stage_rows(&self, tb: &TableBatch, name: &TableName) -> Result<Vec<Vec<Datum>>, DestinationError> {
+    /// Appends the batch's full rows and deletes to the stage; returns the partial rows and the
+    /// moves.
+    #[allow(clippy::type_complexity)]
+    fn stage_rows(
+        &self,
+        tb: &TableBatch,
+        name: &TableName,
+    ) -> Result<(Vec<Vec<Datum>>, Vec<(Vec<Datum>, Vec<Datum>)>), DestinationError> {
         let state = &self.tables[name];
         let mut appender = self
             .conn
             .appender_to_catalog_and_db(&state.stage, "temp", "main")
             .map_err(db_err("opening the stage appender"))?;
         let mut partials = Vec::new();
+        let mut moves = Vec::new();
         let mut values: Vec<Option<String>> = Vec::with_capacity(state.columns.len() + 1);
         for op in tb.ops() {
             values.clear();
             match op {
                 RowOp::Upsert(row) if row.contains(&Datum::UnchangedToast) => {
                     partials.push(row.clone());
+                    continue;
+                }
+                RowOp::Move { from, row } => {
+                    moves.push((from.clone(), row.clone()));
                     continue;
                 }
                 RowOp::Upsert(row) => {
@@ -232,7 +250,41 @@ impl DuckDbDestination {
             appender.append_row(appender_params_from_iter(values.iter())).map_err(db_err("staging rows"))?;
         }
         appender.flush().map_err(db_err("staging rows"))?;
-        Ok(partials)
+        Ok((partials, moves))
+    }
+
+    /// A key update that left TOASTed values out: the row under its new key, with the columns
+    /// it did not send taken from the stored row under `from`.
+    fn move_row(&self, name: &TableName, from: &[Datum], row: &[Datum]) -> Result<(), DestinationError> {
+        let state = &self.tables[name];
+        let mut exprs = Vec::new();
+        let mut args: Vec<Option<String>> = Vec::new();
+        for (d, (col, ty)) in row.iter().zip(&state.columns) {
+            if *d == Datum::UnchangedToast {
+                exprs.push(quote_ident(col));
+            } else {
+                exprs.push(convert_sql(ty, "?"));
+                args.push(prepared(d, ty, name, col)?);
+            }
+        }
+        let mut conds = Vec::new();
+        for (d, &i) in from.iter().zip(&state.key) {
+            let (col, ty) = &state.columns[i];
+            conds.push(format!("{} = {}", quote_ident(col), convert_sql(ty, "?")));
+            args.push(prepared(d, ty, name, col)?);
+        }
+        let cols: Vec<String> = state.columns.iter().map(|(c, _)| quote_ident(c)).collect();
+        let sql = format!(
+            "INSERT OR REPLACE INTO {t} ({}) SELECT {} FROM {t} WHERE {}",
+            cols.join(", "),
+            exprs.join(", "),
+            conds.join(" AND "),
+            t = name.quoted()
+        );
+        self.conn
+            .execute(&sql, duckdb::params_from_iter(args.iter()))
+            .map_err(|e| cast_error(name, "applying a key update with unchanged TOAST values", e))?;
+        Ok(())
     }
 
     /// An update that left some TOASTed columns out: set only the columns it sent.

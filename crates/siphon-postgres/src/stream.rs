@@ -151,8 +151,18 @@ impl PgStream {
             }
             PgOutputMessage::Update { relation_id, old, new, .. } => {
                 if let Some(table) = self.table(relation_id)? {
+                    let full_old = matches!(old, Some(OldTuple::Full(_)));
                     let old_key = old.map(|o| row(old_tuple(o), &table)).transpose()?;
-                    let kind = ChangeKind::Update { old_key, new: row(new, &table)? };
+                    let mut new = row(new, &table)?;
+                    // REPLICA IDENTITY FULL: the old row has every value, unchanged TOAST ones too.
+                    if let (true, Some(old)) = (full_old, &old_key) {
+                        for (n, o) in new.iter_mut().zip(old) {
+                            if *n == Datum::UnchangedToast && *o != Datum::UnchangedToast {
+                                *n = o.clone();
+                            }
+                        }
+                    }
+                    let kind = ChangeKind::Update { old_key, new };
                     self.queue.push_back(SourceEvent::Change(Change { table, kind }));
                 }
             }
