@@ -104,6 +104,27 @@ fn parallel_snapshot_under_writes_equals_the_source() {
 }
 
 #[test]
+fn chunks_partition_the_key_space_exactly() {
+    let db = TestDb::new("copy_partition");
+    // Keys of every length (text order differs from numeric order), a negative one, and a
+    // composite text key whose collation order matters.
+    db.psql("CREATE TABLE n (id bigint PRIMARY KEY, v int);
+             INSERT INTO n SELECT i, i FROM generate_series(1, 30000) i; INSERT INTO n VALUES (-5, 0), (900000000000, 1);
+             CREATE TABLE c (a text, b int, PRIMARY KEY (a, b));
+             INSERT INTO c SELECT chr(65 + i % 26) || chr(97 + i % 7) || (i % 13), i FROM generate_series(1, 12000) i;
+             ANALYZE n; ANALYZE c;");
+    let p = Pipeline::new(&db, &["public.n", "public.c"], "[snapshot]\nchunk_rows = 1000\nconnections_per_table = 3");
+    let mut s = p.start();
+    let finished = wait_event(&mut s, &p, "backfill.finished", 1);
+    s.stop();
+    assert_eq!(finished["rows"], 30002 + 12000, "every row copied exactly once: {finished}");
+    assert!(finished["chunks"]["public.n"].as_u64().unwrap() >= 20, "{finished}");
+    assert!(finished["chunks"]["public.c"].as_u64().unwrap() >= 8, "{finished}");
+    assert_eq!(p.duck("SELECT count(*)::VARCHAR FROM public.n")[0][0], "30002");
+    assert_eq!(p.duck("SELECT count(*)::VARCHAR FROM public.c")[0][0], "12000");
+}
+
+#[test]
 fn kill_9_mid_snapshot_resumes_without_copying_a_chunk_twice() {
     let db = TestDb::new("copy_resume");
     db.psql(ITEMS);

@@ -76,10 +76,15 @@ pub async fn plan_chunks(
     }
     let keys = key_columns(schema);
     let percent = (100.0 * (wanted * SAMPLES_PER_CHUNK) as f64 / estimated_rows as f64).min(100.0);
-    let list = keys.iter().map(|k| quote_ident(k)).collect::<Vec<_>>().join(", ");
-    let texts = keys.iter().map(|k| format!("{}::text", quote_ident(k))).collect::<Vec<_>>().join(", ");
-    let sql =
-        format!("SELECT {texts} FROM ONLY {} TABLESAMPLE SYSTEM ({percent}) ORDER BY {list}", schema.name.quoted());
+    // Ordered by the key columns themselves (qualified: a bare name in ORDER BY would mean the
+    // text output column of the same name, and text order is not the key's order).
+    let list = keys.iter().map(|k| format!("s.{}", quote_ident(k))).collect::<Vec<_>>().join(", ");
+    let texts =
+        keys.iter().enumerate().map(|(i, k)| format!("s.{}::text AS k{i}", quote_ident(k))).collect::<Vec<_>>().join(", ");
+    let sql = format!(
+        "SELECT {texts} FROM ONLY {} AS s TABLESAMPLE SYSTEM ({percent}) ORDER BY {list}",
+        schema.name.quoted()
+    );
     let rows = client
         .query(&sql, &[])
         .await
