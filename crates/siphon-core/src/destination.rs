@@ -7,7 +7,7 @@
 //! ```text
 //!   load_checkpoint                      once, at start
 //!   ensure_table*                        before the first rows of a table, and after a schema change
-//!   ( apply* commit )*                   repeated; nothing applied is visible until commit
+//!   ( (apply | apply_rows)* commit )*   repeated; nothing applied is visible until commit
 //!   rollback                             after an error, to discard what was applied since commit
 //! ```
 //!
@@ -97,6 +97,21 @@ pub trait Destination: Send {
 
     /// Accepts a batch into the open transaction (opening one if needed).
     fn apply(&mut self, batch: Batch) -> Result<(), DestinationError>;
+
+    /// Accepts copied rows of one table (a snapshot or backfill chunk: distinct keys, whole
+    /// rows) as upserts, after everything accepted before. The default goes through a [`Batch`];
+    /// a destination may write them directly, without per-key compaction.
+    fn apply_rows(
+        &mut self,
+        table: &std::sync::Arc<TableSchema>,
+        rows: Vec<crate::row::Row>,
+    ) -> Result<(), DestinationError> {
+        let mut batch = Batch::new();
+        for new in rows {
+            batch.push(crate::change::Change { table: table.clone(), kind: crate::change::ChangeKind::Insert { new } });
+        }
+        self.apply(batch)
+    }
 
     /// Makes everything accepted since the last commit durable, atomically with `checkpoint`.
     fn commit(&mut self, checkpoint: &Checkpoint) -> Result<(), DestinationError>;

@@ -40,7 +40,7 @@ use duckdb::{appender_params_from_iter, params, Connection};
 use siphon_core::batch::{Batch, RowOp, TableBatch};
 use siphon_core::destination::{Checkpoint, ChunkRecord, Destination, DestinationError};
 use siphon_core::position::Lsn;
-use siphon_core::row::Datum;
+use siphon_core::row::{Datum, Row};
 use siphon_core::schema::{quote_ident, TableName, TableSchema};
 
 use types::{convert_sql, map_type, prepare_text, ColumnType};
@@ -446,6 +446,36 @@ impl Destination for DuckDbDestination {
         for tb in batch.into_tables() {
             self.apply_table(tb)?;
         }
+        Ok(())
+    }
+
+    fn apply_rows(&mut self, table: &std::sync::Arc<TableSchema>, rows: Vec<Row>) -> Result<(), DestinationError> {
+        self.begin()?;
+        let name = table.name.clone();
+        let state = self
+            .tables
+            .get(&name)
+            .ok_or_else(|| DestinationError::fatal(format!("table {name} was not prepared before its rows arrived")))?;
+        let stage = state.stage.clone();
+        self.conn.execute(&format!("DELETE FROM temp.main.{stage}"), []).map_err(db_err("clearing the stage"))?;
+        {
+            let mut appender = self
+                .conn
+                .appender_to_catalog_and_db(&stage, "temp", "main")
+                .map_err(db_err("opening the stage appender"))?;
+            let mut values: Vec<Option<String>> = Vec::with_capacity(state.columns.len() + 1);
+            for row in &rows {
+                values.clear();
+                values.push(Some("u".into()));
+                for (d, (col, ty)) in row.iter().zip(&state.columns) {
+                    values.push(prepared(d, ty, &name, col)?);
+                }
+                appender.append_row(appender_params_from_iter(values.iter())).map_err(db_err("staging rows"))?;
+            }
+            appender.flush().map_err(db_err("staging rows"))?;
+        }
+        let (_, upsert_sql) = apply_statements(&name, state);
+        self.conn.execute(&upsert_sql, []).map_err(|e| cast_error(&name, "applying copied rows", e))?;
         Ok(())
     }
 

@@ -79,8 +79,12 @@ pub async fn plan_chunks(
     // Ordered by the key columns themselves (qualified: a bare name in ORDER BY would mean the
     // text output column of the same name, and text order is not the key's order).
     let list = keys.iter().map(|k| format!("s.{}", quote_ident(k))).collect::<Vec<_>>().join(", ");
-    let texts =
-        keys.iter().enumerate().map(|(i, k)| format!("s.{}::text AS k{i}", quote_ident(k))).collect::<Vec<_>>().join(", ");
+    let texts = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| format!("s.{}::text AS k{i}", quote_ident(k)))
+        .collect::<Vec<_>>()
+        .join(", ");
     let sql = format!(
         "SELECT {texts} FROM ONLY {} AS s TABLESAMPLE SYSTEM ({percent}) ORDER BY {list}",
         schema.name.quoted()

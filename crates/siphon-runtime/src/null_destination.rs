@@ -61,6 +61,14 @@ impl Destination for NullDestination {
         Ok(())
     }
 
+    fn apply_rows(
+        &mut self,
+        _table: &std::sync::Arc<siphon_core::schema::TableSchema>,
+        _rows: Vec<siphon_core::row::Row>,
+    ) -> Result<(), DestinationError> {
+        Ok(())
+    }
+
     fn commit(&mut self, checkpoint: &Checkpoint) -> Result<(), DestinationError> {
         for t in &checkpoint.snapshotted_tables {
             if !self.snapshotted.contains(t) {

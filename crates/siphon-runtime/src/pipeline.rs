@@ -957,24 +957,25 @@ impl Pipeline {
             Some(copy::CopyMsg::Rows { table, rows }) => {
                 let schema = job.tables[table].schema.clone();
                 let n = rows.len() as u64;
-                let tracked = job.tracked.get(&schema.name).filter(|t| !t.is_empty());
-                for row in rows {
-                    let row = match tracked {
-                        None => Some(row),
-                        Some(t) => t.resolve(&copy::key_of(&schema, &row), row),
-                    };
-                    if let Some(new) = row {
-                        st.batch.push(Change { table: schema.clone(), kind: ChangeKind::Insert { new } });
+                let rows = match job.tracked.get(&schema.name).filter(|t| !t.is_empty()) {
+                    None => rows,
+                    Some(t) => {
+                        rows.into_iter().filter_map(|row| t.resolve(&copy::key_of(&schema, &row), row)).collect()
                     }
-                }
+                };
                 job.progress[table].rows_copied += n;
                 self.status.snapshot_rows += n;
                 metrics::counter!(telemetry::SNAPSHOT_ROWS, "table" => schema.name.to_string()).increment(n);
                 st.pending_since.get_or_insert_with(Instant::now);
-                if self.over_limits(&st.batch) {
-                    let batch = std::mem::take(&mut st.batch);
-                    block(|| self.destination.apply(batch))?;
-                }
+                // Applied in stream order: what the batch holds came first. A chunk's keys are
+                // distinct and the stream has not touched them, so no compaction is needed.
+                let batch = std::mem::take(&mut st.batch);
+                block(|| -> Result<(), Error> {
+                    if !batch.is_empty() {
+                        self.destination.apply(batch)?;
+                    }
+                    self.destination.apply_rows(&schema, rows)
+                })?;
             }
             Some(copy::CopyMsg::ChunkDone { table, chunk, rows }) => {
                 let record = job.chunk_done(table, chunk, rows);
