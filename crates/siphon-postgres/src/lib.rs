@@ -17,8 +17,10 @@
 pub mod catalog;
 pub mod connect;
 pub mod doctor;
+pub mod keyset;
 pub mod protocol;
 pub mod slot;
+pub mod slot_changes;
 pub mod snapshot;
 pub mod stream;
 pub mod tls;
