@@ -290,6 +290,14 @@ fn verify_errors_exit_2_with_a_hint() {
     let mut s = p.start();
     s.wait_synced(&db);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_siphon"))
+        .args(["verify", "--config"])
+        .arg(&p.config)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.starts_with("ok    public.t: equal (1 row, 1 chunk)\nsource at "), "{text}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_siphon"))
         .args(["verify", "public.nope", "--config"])
         .arg(&p.config)
         .output()

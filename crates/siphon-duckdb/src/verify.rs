@@ -123,7 +123,7 @@ impl DiffKind {
 }
 
 /// How many keys differ, by kind, with the first keys of each (in key order).
-#[derive(Clone, Debug, Default, serde::Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct Differences {
     pub missing: u64,
     pub extra: u64,

@@ -239,6 +239,7 @@ pub async fn run(
     if opts.chunk_rows == 0 {
         return Err(Error::fatal("the chunk size must be at least 1 row"));
     }
+    let _one_at_a_time = lock(&config.pipeline.state_dir)?;
     let mut v = Verifier::new(config, replica, running, opts).await?;
     let verified = v.pass(Coverage::Full).await?;
     v.record_mismatches(&verified);
@@ -249,6 +250,23 @@ pub async fn run(
         None => !differing,
     };
     Ok(Report { pipeline: config.pipeline.name.clone(), equal, verified, repair })
+}
+
+/// Holds `state_dir/verify.lock`: one verification per pipeline at a time (they would share
+/// the verification slot), whether it runs in the daemon or on the file.
+fn lock(state_dir: &Path) -> Result<std::fs::File, Error> {
+    let io = |e: std::io::Error| Error::fatal("could not lock state_dir/verify.lock").with_detail(e.to_string());
+    std::fs::create_dir_all(state_dir).map_err(io)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(state_dir.join("verify.lock"))
+        .map_err(io)?;
+    file.try_lock().map_err(|_| {
+        Error::fatal("another siphon verify is running for this pipeline").with_hint("wait for it to finish")
+    })?;
+    Ok(file)
 }
 
 /// A table to verify.
@@ -815,7 +833,8 @@ impl std::fmt::Display for Report {
 fn write_pass(f: &mut std::fmt::Formatter<'_>, p: &Pass) -> std::fmt::Result {
     for t in &p.tables {
         if t.equal {
-            writeln!(f, "ok    {}: equal ({} rows, {} chunk{})", t.table, t.source_rows, t.chunks, plural(t.chunks))?;
+            let (rows, chunks) = (t.source_rows, t.chunks);
+            writeln!(f, "ok    {}: equal ({rows} row{}, {chunks} chunk{})", t.table, plural(rows), plural(chunks))?;
             continue;
         }
         writeln!(
