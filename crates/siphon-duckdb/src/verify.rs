@@ -29,11 +29,14 @@
 //!
 //! # Two positions, bridged by changes
 //!
-//! The source is read at one position and the replica holds another (its checkpoint). The
-//! changes committed in between ([`Replica::merge_changes`], compacted per key) are folded onto
-//! whichever side is behind ([`ChangesOnto`]): each key they touch takes its final state from
-//! them (unchanged TOAST columns from the side's own row), the rest of the side is kept. After
-//! the fold both sides stand for the same source position, so any difference is real.
+//! The source is read at one position and the replica holds another (its checkpoint). Changes
+//! committed from the earlier position on ([`Replica::merge_changes`], compacted per key) are
+//! folded onto the side(s) they lead forward ([`ChangesOnto`]): each key they touch takes its
+//! final state from them (unchanged TOAST columns from the side's own row), the rest of the side
+//! is kept. Folding is replay, and replaying changes from an earlier position onto a state that
+//! already includes some of them ends in the same state (each key's final state comes from its
+//! last change). After the fold both sides stand for the same source position, so any
+//! difference is real.
 //!
 //! # Scope of a comparison
 //!
@@ -70,13 +73,15 @@ pub enum FileAccess {
     ReadWrite,
 }
 
-/// Which side the changes between the two positions are folded onto.
+/// Which sides the merged changes are folded onto.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChangesOnto {
-    /// The source was read before the replica's checkpoint (the pipeline streams).
+    /// The source side only: the changes lead from the source's position to the replica's
+    /// checkpoint, which the replica already holds (the pipeline streams).
     Source,
-    /// The replica's checkpoint is before the source read (the pipeline is stopped or paused).
-    Replica,
+    /// Both sides: the changes lead from the replica's checkpoint past the source's position,
+    /// and both sides end up at their end (the pipeline is stopped or paused).
+    Both,
 }
 
 /// The replica rows a comparison covers.
@@ -380,7 +385,7 @@ impl Replica {
         let (src, rep) = (format!("temp.main.verify_src_{i}"), format!("temp.main.verify_dst_{i}"));
         let (src, rep) = match onto {
             ChangesOnto::Source => (folded(v, i, &src, scope), format!("SELECT * FROM {rep}")),
-            ChangesOnto::Replica => (format!("SELECT * FROM {src}"), folded(v, i, &rep, scope)),
+            ChangesOnto::Both => (folded(v, i, &src, scope), folded(v, i, &rep, scope)),
         };
         let cols = column_list(&v.schema);
         self.conn
@@ -564,6 +569,13 @@ fn key_after(v: &Verified, alias: &str, key: &[String]) -> String {
     format!("({})", terms.join(" OR "))
 }
 
+/// The first key column's bound (`>=` or `<=` the key's first value): implied by a key range,
+/// and simple enough for DuckDB to push into the table scan.
+fn first_column_bound(v: &Verified, alias: &str, op: &str, key: &[String]) -> String {
+    let first = v.schema.key_indices()[0];
+    format!("{alias}.{} {op} {}", key_column(v, first), key_literal(v, first, &key[0]))
+}
+
 /// The predicate selecting `alias`'s rows in `scope`.
 fn scope_sql(v: &Verified, i: usize, scope: Scope, alias: &str) -> String {
     match scope {
@@ -571,9 +583,11 @@ fn scope_sql(v: &Verified, i: usize, scope: Scope, alias: &str) -> String {
         Scope::Range { after, through } => {
             let mut parts = vec!["TRUE".to_string()];
             if let Some(a) = after {
+                parts.push(first_column_bound(v, alias, ">=", a));
                 parts.push(key_after(v, alias, a));
             }
             if let Some(t) = through {
+                parts.push(first_column_bound(v, alias, "<=", t));
                 parts.push(format!("NOT {}", key_after(v, alias, t)));
             }
             parts.join(" AND ")

@@ -87,13 +87,13 @@ fn changes_fold_per_key_and_unchanged_toast_comes_from_an_earlier_change_or_the_
     // The source as of after those changes.
     r.stage_source(id, &rows(&[&["1", "12", "big1"], &["2", "20", "big2"], &["3", "31", "x"]])).unwrap();
     assert_eq!(r.read_replica(id, Scope::All).unwrap(), Some(Lsn(0x100)));
-    let o = r.compare(id, Scope::All, ChangesOnto::Replica).unwrap();
+    let o = r.compare(id, Scope::All, ChangesOnto::Both).unwrap();
     assert!(o.equal && o.source_rows == 3 && o.replica_rows == 3, "{o:?}");
 
     // A source that kept an older value of the TOASTed column: a real difference.
     r.clear_source(id).unwrap();
     r.stage_source(id, &rows(&[&["1", "12", "older"], &["2", "20", "big2"], &["3", "31", "x"]])).unwrap();
-    assert!(!r.compare(id, Scope::All, ChangesOnto::Replica).unwrap().equal);
+    assert!(!r.compare(id, Scope::All, ChangesOnto::Both).unwrap().equal);
     let d = r.differences(id, 10).unwrap();
     assert_eq!((d.missing, d.extra, d.different), (0, 0, 1));
     assert_eq!(d.samples["different"], vec![vec!["1".to_string()]]);
@@ -112,7 +112,7 @@ fn a_truncate_among_the_changes_empties_the_side_they_fold_onto() {
     r.merge_changes(b).unwrap();
     r.stage_source(id, &rows(&[&["5", "50", "e"]])).unwrap();
     r.read_replica(id, Scope::All).unwrap();
-    assert!(r.compare(id, Scope::All, ChangesOnto::Replica).unwrap().equal);
+    assert!(r.compare(id, Scope::All, ChangesOnto::Both).unwrap().equal);
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Reading tables chunk by chunk in key order, all at one snapshot (for `siphon verify`).
 //!
-//! A [`SnapshotReader`] holds one `REPEATABLE READ READ ONLY` transaction — at a slot's exported
-//! snapshot when one is given — so every chunk of every table is read as of the same instant.
+//! A [`SnapshotReader`] holds one `REPEATABLE READ READ ONLY` transaction, so every chunk of every
+//! table is read as of the same instant, and says which WAL position that instant is at most.
 //! Chunks are keyset-paginated on the table's key (its replica identity):
 //!
 //! ```text
@@ -21,7 +21,7 @@
 use futures_util::StreamExt;
 use siphon_core::row::{Datum, Row};
 use siphon_core::schema::{quote_ident, quote_literal, TableSchema};
-use siphon_core::Error;
+use siphon_core::{Error, Lsn};
 use tokio_postgres::Client;
 
 use crate::connect::{classify, PgConnector};
@@ -36,22 +36,25 @@ pub enum KeyOrder {
     Bytewise,
 }
 
-/// One read-only transaction on the source, optionally at an exported snapshot.
+/// One read-only transaction on the source, at one snapshot.
 pub struct SnapshotReader {
     client: Client,
 }
 
 impl SnapshotReader {
-    /// Opens a `REPEATABLE READ READ ONLY` transaction; at `snapshot` (an exported snapshot's
-    /// name) when given, else at a snapshot of its own taken by the first read.
-    pub async fn begin(connector: &PgConnector, snapshot: Option<&str>) -> Result<SnapshotReader, Error> {
+    /// Opens a `REPEATABLE READ READ ONLY` transaction and takes its snapshot; returns the WAL
+    /// insert position read right after: every transaction the snapshot sees committed before it.
+    pub async fn begin(connector: &PgConnector) -> Result<(SnapshotReader, Lsn), Error> {
         let client = connector.sql().await?;
-        let mut sql = String::from("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-        if let Some(s) = snapshot {
-            sql.push_str(&format!("; SET TRANSACTION SNAPSHOT {}", quote_literal(s)));
-        }
-        client.batch_execute(&sql).await.map_err(|e| classify(e, "could not open a snapshot on the source"))?;
-        Ok(SnapshotReader { client })
+        let what = "could not open a snapshot on the source";
+        client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await.map_err(|e| classify(e, what))?;
+        let position: String = client
+            .query_one("SELECT pg_current_wal_insert_lsn()::text", &[])
+            .await
+            .map_err(|e| classify(e, what))?
+            .get(0);
+        let position = position.parse().map_err(|_| Error::fatal(what).with_detail("invalid WAL position"))?;
+        Ok((SnapshotReader { client }, position))
     }
 
     /// Up to `limit` rows of `schema`'s table in key order, after the key `after` (the key

@@ -7,18 +7,21 @@
 //! same [`crate::protocol::pgoutput`] decoder into the same [`Change`]s, compacted per key by
 //! [`Batch`] exactly as the pipeline compacts them.
 //!
-//! - [`ReadMode::Peek`] reads without consuming (the pipeline's own slot, while nothing streams
+//! - [`peek`] reads a slot without consuming it (the pipeline's own slot, while nothing streams
 //!   from it).
-//! - [`ReadMode::Consume`] reads and advances the slot (a verification's own slot).
+//! - [`TemporarySlot`] is a verification's own slot, consumed as it goes. It is *temporary*: the
+//!   server drops it when its session ends, so a verification that dies leaves no slot behind
+//!   retaining WAL.
 //!
-//! Decoding stops after the record that ends at or past `upto`: a transaction is included
-//! exactly when its commit record ends at or before `upto` — for `upto` a transaction's end
-//! (a checkpoint) or a slot's consistent point, those are the transactions committed before it.
-//! Transactions whose commit record starts before `skip_before` are left out, as the pipeline
-//! skips them after a restart (they are already applied).
+//! Decoding stops after the record that ends at or past `upto`, so a transaction is included
+//! exactly when its commit record ends at or before `upto` — for `upto` a transaction's end (a
+//! checkpoint), exactly the transactions up to it. WAL is decoded only once flushed, so reading
+//! first waits until `upto` is. Transactions whose commit record starts before `after` are left
+//! out, as the pipeline skips them after a restart (they are already applied).
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use siphon_core::batch::Batch;
@@ -28,55 +31,100 @@ use siphon_core::{Error, Lsn};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Client;
 
-use crate::connect::classify;
+use crate::connect::{classify, PgConnector};
 use crate::protocol::pgoutput::{self, PgOutputMessage, Relation};
 use crate::stream::{old_tuple, row};
 
-/// Whether reading advances the slot.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReadMode {
-    Peek,
-    Consume,
-}
+/// Changes decoded before they are handed over (bounds memory).
+const CHANGES_PER_BATCH: usize = 10_000;
 
-/// Which changes to read.
-#[derive(Clone, Debug)]
-pub struct SlotRead {
-    pub slot: String,
-    pub publication: String,
-    pub mode: ReadMode,
-    /// Read transactions whose commit record ends at or before this position.
+/// Which changes of a slot to read: transactions committed after `after` up to `upto`.
+#[derive(Clone, Copy, Debug)]
+pub struct Window {
+    pub after: Lsn,
     pub upto: Lsn,
-    /// Leave out transactions whose commit record starts before this position.
-    pub skip_before: Lsn,
-    /// Hand the compacted changes over whenever this many were read (bounds memory).
-    pub batch_changes: usize,
 }
 
-/// Reads the changes of `tables` (others are ignored), handing them over as compacted batches
-/// in commit order; returns how many changes were read.
-pub async fn read(
+/// Reads, without consuming, the changes of `tables` (others are ignored) in `window` from
+/// `slot`, handing them over as compacted batches in commit order; returns how many were read.
+pub async fn peek(
     client: &Client,
-    req: &SlotRead,
+    slot: &str,
+    publication: &str,
+    window: Window,
+    tables: &[Arc<TableSchema>],
+    on_batch: impl FnMut(Batch) -> Result<(), Error>,
+) -> Result<u64, Error> {
+    read(client, "pg_logical_slot_peek_binary_changes", slot, publication, window, tables, on_batch).await
+}
+
+/// A temporary pgoutput slot, owned by a session of its own.
+pub struct TemporarySlot {
+    client: Client,
+    name: String,
+    /// Where the slot starts: it holds every transaction committed after this position.
+    pub start: Lsn,
+}
+
+impl TemporarySlot {
+    /// Creates the slot (waiting, as any slot creation does, for transactions in progress).
+    pub async fn create(connector: &PgConnector, name: &str) -> Result<TemporarySlot, Error> {
+        let client = connector.sql().await?;
+        let what = format!("could not create the temporary replication slot \"{name}\"");
+        let row = client
+            .query_one("SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput', true)", &[&name])
+            .await
+            .map_err(|e| {
+                classify(e, &what).with_hint("max_replication_slots must have room for one more slot while verifying")
+            })?;
+        let start =
+            row.get::<_, String>(0).parse().map_err(|_| Error::fatal(what.clone()).with_detail("invalid LSN"))?;
+        Ok(TemporarySlot { client, name: name.into(), start })
+    }
+
+    /// Reads and consumes the changes of `tables` committed up to `upto`, like [`peek`].
+    pub async fn consume(
+        &self,
+        publication: &str,
+        upto: Lsn,
+        tables: &[Arc<TableSchema>],
+        on_batch: impl FnMut(Batch) -> Result<(), Error>,
+    ) -> Result<u64, Error> {
+        let window = Window { after: self.start, upto };
+        read(&self.client, "pg_logical_slot_get_binary_changes", &self.name, publication, window, tables, on_batch)
+            .await
+    }
+
+    /// Drops the slot now (ending the session would too).
+    pub async fn drop(self) {
+        if let Err(e) = self.client.execute("SELECT pg_drop_replication_slot($1)", &[&self.name]).await {
+            tracing::debug!(slot = %self.name, error = %e, "dropping the temporary slot failed; it goes with its session");
+        }
+    }
+}
+
+async fn read(
+    client: &Client,
+    function: &str,
+    slot: &str,
+    publication: &str,
+    window: Window,
     tables: &[Arc<TableSchema>],
     mut on_batch: impl FnMut(Batch) -> Result<(), Error>,
 ) -> Result<u64, Error> {
-    let function = match req.mode {
-        ReadMode::Peek => "pg_logical_slot_peek_binary_changes",
-        ReadMode::Consume => "pg_logical_slot_get_binary_changes",
-    };
+    let what = format!("could not read the changes of replication slot \"{slot}\"");
+    wait_flushed(client, window.upto, &what).await?;
     let sql = format!(
         "SELECT data FROM {function}($1, $2::text::pg_lsn, NULL, 'proto_version', '1', 'publication_names', $3)"
     );
-    let (upto, publications) = (req.upto.to_string(), quote_ident(&req.publication));
-    let params: [&(dyn ToSql + Sync); 3] = [&req.slot, &upto, &publications];
-    let what = format!("could not read the changes of replication slot \"{}\"", req.slot);
+    let (upto, publications) = (window.upto.to_string(), quote_ident(publication));
+    let params: [&(dyn ToSql + Sync); 3] = [&slot, &upto, &publications];
     let rows = client.query_raw(&sql, params.iter().copied()).await.map_err(|e| classify(e, &what))?;
     futures_util::pin_mut!(rows);
     let mut decoder = Decoder {
         known: tables.iter().map(|t| (t.name.clone(), t.clone())).collect(),
         relations: HashMap::new(),
-        skip_before: req.skip_before,
+        after: window.after,
         skipping: false,
         batch: Batch::new(),
     };
@@ -84,7 +132,7 @@ pub async fn read(
     while let Some(r) = rows.next().await {
         let r = r.map_err(|e| classify(e, &what))?;
         decoder.message(r.get::<_, &[u8]>(0))?;
-        if decoder.batch.change_count() >= req.batch_changes {
+        if decoder.batch.change_count() >= CHANGES_PER_BATCH {
             total += decoder.batch.change_count() as u64;
             on_batch(std::mem::take(&mut decoder.batch))?;
         }
@@ -96,11 +144,33 @@ pub async fn read(
     Ok(total)
 }
 
+/// Waits (at most a few seconds: the WAL writer flushes on its own) until `lsn` is flushed.
+async fn wait_flushed(client: &Client, lsn: Lsn, what: &str) -> Result<(), Error> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let flushed: String = client
+            .query_one("SELECT pg_current_wal_flush_lsn()::text", &[])
+            .await
+            .map_err(|e| classify(e, what))?
+            .get(0);
+        if flushed.parse::<Lsn>().is_ok_and(|f| f >= lsn) {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(
+                Error::fatal(what.to_string()).with_detail(format!("WAL up to {lsn} was not flushed after 10 s"))
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 struct Decoder {
     known: HashMap<TableName, Arc<TableSchema>>,
     /// Relation id -> schema; `None` for tables outside `known`.
     relations: HashMap<u32, Option<Arc<TableSchema>>>,
-    skip_before: Lsn,
+    /// Transactions committing before this are left out.
+    after: Lsn,
     /// The current transaction is left out.
     skipping: bool,
     batch: Batch,
@@ -111,7 +181,7 @@ impl Decoder {
         let msg = pgoutput::decode(data, false)
             .map_err(|e| Error::fatal("could not decode a pgoutput message").with_detail(e.to_string()))?;
         match msg {
-            PgOutputMessage::Begin(b) => self.skipping = Lsn(b.final_lsn) < self.skip_before,
+            PgOutputMessage::Begin(b) => self.skipping = Lsn(b.final_lsn) < self.after,
             PgOutputMessage::Relation(rel) => self.relation(rel)?,
             _ if self.skipping => {}
             PgOutputMessage::Insert { relation_id, new, .. } => {

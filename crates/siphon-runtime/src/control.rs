@@ -286,17 +286,23 @@ async fn verify(
             return error_response(StatusCode::BAD_REQUEST, &err);
         }
     };
-    let Some(queries) = &state.queries else {
+    let Some(queries) = state.queries.clone() else {
         let err = Error::fatal("this pipeline keeps no rows to verify").with_detail("destination.kind = \"null\"");
         return error_response(StatusCode::CONFLICT, &err);
     };
-    let running = RunningPipeline { levers: &state.levers, state_dir: &state.state_dir };
-    let result = match Replica::attached(queries, &state.config.pipeline.name) {
-        Ok(replica) => crate::verify::run(&state.config, replica, Some(running), &opts).await,
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(report) => Json(report).into_response(),
-        Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, &e),
+    // A task of its own: a client that goes away must not cut a repair short (between its pause
+    // and its resume).
+    let task = tokio::spawn(async move {
+        let running = RunningPipeline { levers: &state.levers, state_dir: &state.state_dir };
+        let replica = Replica::attached(&queries, &state.config.pipeline.name)?;
+        crate::verify::run(&state.config, replica, Some(running), &opts).await
+    });
+    match task.await {
+        Ok(Ok(report)) => Json(report).into_response(),
+        Ok(Err(e)) => error_response(StatusCode::INTERNAL_SERVER_ERROR, &e),
+        Err(e) => error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &Error::fatal("the verification task failed").with_detail(e.to_string()),
+        ),
     }
 }

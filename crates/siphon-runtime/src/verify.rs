@@ -4,12 +4,13 @@
 //! # What is compared
 //!
 //! Every table is read from the source chunk by chunk in key order (keyset pagination on its
-//! replica identity, [`siphon_postgres::keyset`]), all chunks of all tables at **one** exported
-//! snapshot. Each chunk is staged in DuckDB through the apply path's own conversions and compared
-//! with the replica's rows in the same key range by count and an order-independent checksum;
-//! a mismatching chunk is narrowed to keys with anti-joins and a join on the key with
-//! `IS DISTINCT FROM` ([`siphon_duckdb::verify`] argues why values compare exactly). Tables
-//! whose key types order differently in PostgreSQL and DuckDB are compared whole, in one chunk.
+//! replica identity, [`siphon_postgres::keyset`]), all chunks of all tables in **one**
+//! `REPEATABLE READ` snapshot. Each chunk is staged in DuckDB through the apply path's own
+//! conversions and compared with the replica's rows in the same key range by count and an
+//! order-independent checksum; a mismatching chunk is narrowed to keys with anti-joins and a join
+//! on the key with `IS DISTINCT FROM` ([`siphon_duckdb::verify`] argues why values compare
+//! exactly). Tables whose key types order differently in PostgreSQL and DuckDB are compared
+//! whole, in one chunk.
 //!
 //! # Correct while the pipeline streams
 //!
@@ -18,28 +19,40 @@
 //! changed in between (lag) as a difference, and a hot row is *always* in between. Re-checking
 //! after a catch-up, in rounds, narrows that window but never closes it for a row written
 //! continuously. So verification does not compare two positions; it **bridges** them with the
-//! exact changes committed in between:
+//! exact changes committed in between, read from a logical slot
+//! ([`siphon_postgres::slot_changes`]: the pgoutput messages the pipeline itself consumes, the
+//! same decoder, compacted per key by the same [`Batch`]), and *folds* them onto a side: each
+//! key they touch takes its final state from them, the rest stays.
 //!
 //! ```text
-//!   CREATE_REPLICATION_SLOT <slot>_verify ... EXPORT_SNAPSHOT  ──► position S, snapshot at S
-//!   source chunks read at S                      (what the source held at S)
-//!   replica chunk read at its checkpoint R       (what the source held at R, if replicated right)
-//!     R >= S (streaming):  changes in (S, R] from the verification slot, folded onto the source chunk
-//!     R <  S (stopped or   changes in (R, S] peeked from the pipeline's own slot (inactive while
-//!             paused):     the pipeline is stopped or paused), folded onto the replica chunk
-//!   both sides now stand for the same position: any difference is real
+//!   streaming:  temporary slot created (starts at L)
+//!               snapshot taken; S = WAL insert position right after it   (L <= snapshot <= S)
+//!               wait until the replica's checkpoint R >= S (a logical-decoding message makes
+//!                 sure a commit follows S)
+//!               per chunk: replica rows and their checkpoint R_i read in one DuckDB transaction,
+//!                 slot consumed up to R_i, changes (L, R_i] folded onto the source chunk
+//!   stopped or  snapshot taken, S as above; R = the replica's (fixed) checkpoint
+//!   paused:     changes (R, S] peeked from the pipeline's own slot (it is not streaming, so the
+//!                 slot is free; nothing is consumed), folded onto both sides
 //! ```
 //!
-//! The changes are the pgoutput messages the pipeline itself consumes, decoded by the same
-//! decoder and compacted per key by the same [`Batch`] ([`siphon_postgres::slot_changes`]). A
-//! transaction is included exactly when its commit record ends at or before the far position —
-//! for `S` a consistent point and `R` a transaction's end, exactly the transactions the snapshot
-//! (resp. the replica) includes. While the pipeline streams, verification waits until the
-//! replica's checkpoint reaches `S` (a logical-decoding message makes sure one commit follows),
-//! then reads each replica chunk in one DuckDB read transaction together with its checkpoint and
-//! consumes the verification slot up to that checkpoint before comparing. No re-check rounds are
-//! needed and no write load causes a false positive. The verification slot is dropped at the end
-//! (and a leftover one from a crashed run at the next start); it exists only while verifying.
+//! Why that is exact: a slot read up to a transaction end includes exactly the transactions
+//! committed up to it (see `slot_changes`), and folding is replay — replaying changes from an
+//! earlier position onto a state that already includes some of them ends in the same state,
+//! because each key's final state is its last change. Streaming: the source snapshot plus every
+//! change from `L` (before the snapshot) up to `R_i` is the source at `R_i`, where the replica
+//! chunk was read; every transaction the snapshot sees committed before `S <= R_i`, so none is
+//! missing from the replica. Stopped: the replica at `R` plus the changes up to `S` is what the
+//! pipeline will hold once it has streamed them, and the snapshot plus the same changes (some
+//! repeated, harmlessly) is the source at `S`. Both sides stand for one position, so any
+//! difference is real: no re-check rounds, no false positive under any write load. (The fold
+//! onto the replica side also means a stopped pipeline's replica is judged by what it will hold
+//! after its pending changes: a row those changes rewrite whole is not reported, since the next
+//! start heals it. While streaming, nothing is folded onto the replica.) A checkpoint that moves
+//! while a stopped replica is verified (the pipeline resumed) is an error: verify again.
+//!
+//! The verification slot is *temporary* (`<source.slot>_verify`, owned by one SQL session): the
+//! server drops it when verification ends or dies, so it never retains WAL afterwards.
 //!
 //! # Reading the replica
 //!
@@ -93,7 +106,7 @@ use siphon_core::{Error, Lsn};
 use siphon_duckdb::types::{map_type, Conversion};
 use siphon_duckdb::verify::{ChangesOnto, ChunkOutcome, Differences, FileAccess, Replica, Scope, TableId};
 use siphon_postgres::keyset::{KeyOrder, SnapshotReader};
-use siphon_postgres::slot_changes::{self, ReadMode, SlotRead};
+use siphon_postgres::slot_changes::{self, TemporarySlot, Window};
 use siphon_postgres::{catalog, slot, PgConnector, SqlClient};
 
 use crate::control::Levers;
@@ -103,8 +116,6 @@ use crate::status::Phase;
 const SAMPLE_KEYS: usize = 10;
 /// Keys per source query when re-reading rows by key.
 const KEYS_PER_READ: usize = 1000;
-/// Changes decoded before they are merged into the replica's temp tables.
-const CHANGES_PER_MERGE: usize = 10_000;
 
 /// What to verify and how. The control API's request body.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -149,12 +160,23 @@ pub struct Pass {
     pub source_position: String,
     /// The replica's checkpoint when the pass began.
     pub replica_checkpoint: String,
-    /// `streaming`: changes after the source position folded onto the source rows;
-    /// `stopped`: changes after the replica's checkpoint folded onto the replica rows.
-    pub pipeline: String,
+    /// How the two positions were bridged.
+    pub pipeline: PipelineState,
     /// Source changes folded in to bridge the two positions.
     pub changes_bridged: u64,
     pub tables: Vec<TableReport>,
+}
+
+/// The pipeline during a pass, which decides how its two positions are bridged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PipelineState {
+    /// The replica moves: the changes after the source's position, up to each replica chunk's
+    /// checkpoint, are folded onto the source rows.
+    Streaming,
+    /// Stopped or paused: the changes after the replica's checkpoint, up to the source's
+    /// position, are folded onto both sides.
+    Stopped,
 }
 
 /// What `--repair` did to one table.
@@ -167,6 +189,7 @@ pub struct TableRepair {
     pub rows_copied: u64,
 }
 
+/// What `--repair` did, and the repaired keys verified again.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Repair {
     pub tables: Vec<TableRepair>,
@@ -317,10 +340,11 @@ enum Coverage {
 
 /// The two positions of a pass and how they are bridged.
 struct Bridge {
-    source: Lsn,
+    /// The replica's checkpoint when the pass began.
     replica: Lsn,
     onto: ChangesOnto,
-    /// Changes consumed from the verification slot so far (streaming).
+    /// Streaming: the verification's own slot, consumed up to each replica read's checkpoint.
+    slot: Option<TemporarySlot>,
     consumed_upto: Lsn,
     changes: u64,
 }
@@ -349,100 +373,83 @@ impl<'a> Verifier<'a> {
         duck(&self.replica, f)
     }
 
+    /// One exact comparison of every target (`Full`) or of the kept keys, between a snapshot of
+    /// the source and the replica.
+    async fn pass(&mut self, coverage: Coverage) -> Result<Pass, Error> {
+        // The slot must start before the snapshot is taken: it then holds every change the
+        // snapshot does not see (and perhaps some it does, which folding repeats harmlessly).
+        let streaming = self.running.as_ref().is_some_and(RunningPipeline::streams);
+        let slot = match streaming {
+            true => Some(TemporarySlot::create(&self.connector, &self.verification_slot()).await?),
+            false => None,
+        };
+        let (reader, source) = SnapshotReader::begin(&self.connector).await?;
+        let compared = match self.bridge(source, slot).await {
+            Ok(mut bridge) => {
+                let tables = self.compare_all(&reader, coverage, &mut bridge).await;
+                if let Some(slot) = bridge.slot.take() {
+                    slot.drop().await;
+                }
+                tables.map(|tables| Pass {
+                    source_position: source.to_string(),
+                    replica_checkpoint: bridge.replica.to_string(),
+                    pipeline: match bridge.onto {
+                        ChangesOnto::Source => PipelineState::Streaming,
+                        ChangesOnto::Both => PipelineState::Stopped,
+                    },
+                    changes_bridged: bridge.changes,
+                    tables,
+                })
+            }
+            Err(e) => Err(e),
+        };
+        reader_done(reader).await;
+        compared
+    }
+
     fn verification_slot(&self) -> String {
         let mut name = format!("{}_verify", self.config.source.slot);
         name.truncate(63);
         name
     }
 
-    /// One exact comparison of every target (`Full`) or of the kept keys, between a fresh
-    /// exported snapshot and the replica.
-    async fn pass(&mut self, coverage: Coverage) -> Result<Pass, Error> {
-        let slot_name = self.verification_slot();
-        self.drop_leftover_slot(&slot_name).await?;
-        let created = slot::create_with_snapshot(&self.connector, &slot_name, &self.config.source.publication)
-            .await
-            .map_err(|e| match e.hint {
-                Some(_) => e,
-                None => e.with_hint(
-                    "verify creates a temporary slot: max_replication_slots and max_wal_senders need room for one more",
-                ),
-            })?;
-        let position = created.consistent_point;
-        let reader = SnapshotReader::begin(&self.connector, Some(&created.snapshot_name)).await;
-        created.release();
-        let result = match reader {
-            Ok(reader) => {
-                let compared = self.compare_all(&reader, position, &slot_name, coverage).await;
-                reader_done(reader).await;
-                compared
-            }
-            Err(e) => Err(e),
-        };
-        if let Err(e) = slot::drop(&self.client, &slot_name).await {
-            tracing::warn!(slot = %slot_name, error = %e, "could not drop the verification slot; the next verify drops it");
-        }
-        result
-    }
-
-    async fn drop_leftover_slot(&self, slot_name: &str) -> Result<(), Error> {
-        match slot::find(&self.client, slot_name).await? {
-            Some(info) if info.active => Err(Error::fatal(format!(
-                "replication slot \"{slot_name}\" is in use: another siphon verify is running"
-            ))
-            .with_hint("wait for it to finish")),
-            Some(_) => {
-                tracing::info!(slot = slot_name, "dropping the slot of an interrupted verification");
-                slot::drop(&self.client, slot_name).await
-            }
-            None => Ok(()),
-        }
-    }
-
     async fn compare_all(
         &mut self,
         reader: &SnapshotReader,
-        source: Lsn,
-        slot_name: &str,
         coverage: Coverage,
-    ) -> Result<Pass, Error> {
-        let mut bridge = self.bridge(source).await?;
+        bridge: &mut Bridge,
+    ) -> Result<Vec<TableReport>, Error> {
         let mut tables = Vec::new();
         for i in 0..self.targets.len() {
-            let id = self.targets[i].id;
-            let schema = self.targets[i].schema.clone();
-            let order = self.targets[i].order.clone();
+            let Target { id, schema, order } = self.targets[i].clone();
             let totals = match (coverage, order) {
-                (Coverage::KeptKeys, _) => self.compare_kept_keys(reader, i, slot_name, &mut bridge).await?,
-                (Coverage::Full, Some(order)) => self.compare_chunks(reader, i, &order, slot_name, &mut bridge).await?,
-                (Coverage::Full, None) => self.compare_whole(reader, i, slot_name, &mut bridge).await?,
+                (Coverage::KeptKeys, _) => self.compare_kept_keys(reader, i, bridge).await?,
+                (Coverage::Full, Some(order)) => self.compare_chunks(reader, i, &order, bridge).await?,
+                (Coverage::Full, None) => self.compare_whole(reader, i, bridge).await?,
             };
             let diffs = self.duck(|r| r.differences(id, SAMPLE_KEYS))?;
             tables.push(table_report(&schema.name, &totals, &diffs));
         }
-        Ok(Pass {
-            source_position: source.to_string(),
-            replica_checkpoint: bridge.replica.to_string(),
-            pipeline: match bridge.onto {
-                ChangesOnto::Source => "streaming".into(),
-                ChangesOnto::Replica => "stopped".into(),
-            },
-            changes_bridged: bridge.changes,
-            tables,
-        })
+        Ok(tables)
     }
 
-    /// Decides how the source position and the replica's checkpoint are bridged; for a stopped
-    /// or paused pipeline, folds the changes in between (from its own slot) in at once.
-    async fn bridge(&mut self, source: Lsn) -> Result<Bridge, Error> {
-        let replica = self.replica_checkpoint()?;
-        let replica = match &self.running {
-            Some(p) if p.streams() => self.catch_up(source).await?,
-            _ => replica,
-        };
-        if replica >= source {
-            return Ok(Bridge { source, replica, onto: ChangesOnto::Source, consumed_upto: source, changes: 0 });
+    /// Brings the replica's checkpoint and the source's position together: while the pipeline
+    /// streams, waits until the replica has passed the source's position (changes are then
+    /// consumed chunk by chunk); otherwise folds the changes after the replica's checkpoint up to
+    /// the source's position (from the pipeline's own slot) in at once.
+    async fn bridge(&mut self, source: Lsn, slot: Option<TemporarySlot>) -> Result<Bridge, Error> {
+        if let Some(slot) = slot {
+            let replica = self.catch_up(source).await?;
+            let start = slot.start;
+            return Ok(Bridge {
+                replica,
+                onto: ChangesOnto::Source,
+                slot: Some(slot),
+                consumed_upto: start,
+                changes: 0,
+            });
         }
+        let replica = self.replica_checkpoint()?;
         let pipeline_slot = &self.config.source.slot;
         // A pipeline that just stopped may hold its slot for a moment longer.
         slot::wait_released(&self.client, pipeline_slot, Duration::from_secs(10)).await?;
@@ -461,16 +468,18 @@ impl<'a> Verifier<'a> {
                 .with_hint("start the pipeline so that it catches up (a missing slot is a gap it repairs), then verify again"))
             }
         }
-        let read = SlotRead {
-            slot: pipeline_slot.clone(),
-            publication: self.config.source.publication.clone(),
-            mode: ReadMode::Peek,
-            upto: source,
-            skip_before: replica,
-            batch_changes: CHANGES_PER_MERGE,
-        };
-        let changes = self.read_changes(&read).await?;
-        Ok(Bridge { source, replica, onto: ChangesOnto::Replica, consumed_upto: source, changes })
+        let schemas = self.schemas();
+        let window = Window { after: replica, upto: source };
+        let publication = &self.config.source.publication;
+        let changes = slot_changes::peek(&self.client, pipeline_slot, publication, window, &schemas, |batch| {
+            duck(&self.replica, |r| r.merge_changes(batch))
+        })
+        .await?;
+        Ok(Bridge { replica, onto: ChangesOnto::Both, slot: None, consumed_upto: source, changes })
+    }
+
+    fn schemas(&self) -> Vec<Arc<TableSchema>> {
+        self.targets.iter().map(|t| t.schema.clone()).collect()
     }
 
     fn replica_checkpoint(&self) -> Result<Lsn, Error> {
@@ -503,46 +512,28 @@ impl<'a> Verifier<'a> {
         }
     }
 
-    /// Reads changes from a slot into the replica's per-key change tables.
-    async fn read_changes(&mut self, read: &SlotRead) -> Result<u64, Error> {
-        let schemas: Vec<Arc<TableSchema>> = self.targets.iter().map(|t| t.schema.clone()).collect();
-        let replica = &self.replica;
-        slot_changes::read(&self.client, read, &schemas, |batch| duck(replica, |r| r.merge_changes(batch))).await
-    }
-
-    /// Reads the replica's rows of target `i` in `scope` and brings the bridge up to their
-    /// checkpoint; then compares.
-    async fn compare_scope(
-        &mut self,
-        i: usize,
-        scope: Scope<'_>,
-        slot_name: &str,
-        bridge: &mut Bridge,
-    ) -> Result<ChunkOutcome, Error> {
+    /// Reads the replica's rows of target `i` in `scope`, brings the changes up to their
+    /// checkpoint, and compares.
+    async fn compare_scope(&mut self, i: usize, scope: Scope<'_>, bridge: &mut Bridge) -> Result<ChunkOutcome, Error> {
         let id = self.targets[i].id;
         let checkpoint = self
             .duck(|r| r.read_replica(id, scope))?
             .ok_or_else(|| Error::fatal("the replica's checkpoint disappeared while verifying"))?;
-        match bridge.onto {
-            ChangesOnto::Source if checkpoint > bridge.consumed_upto => {
-                let read = SlotRead {
-                    slot: slot_name.to_string(),
-                    publication: self.config.source.publication.clone(),
-                    mode: ReadMode::Consume,
-                    upto: checkpoint,
-                    skip_before: bridge.source,
-                    batch_changes: CHANGES_PER_MERGE,
-                };
-                bridge.changes += self.read_changes(&read).await?;
+        match (&bridge.slot, bridge.onto) {
+            (Some(slot), _) if checkpoint > bridge.consumed_upto => {
+                let (schemas, publication) = (self.schemas(), &self.config.source.publication);
+                let replica = &self.replica;
+                bridge.changes += slot
+                    .consume(publication, checkpoint, &schemas, |batch| duck(replica, |r| r.merge_changes(batch)))
+                    .await?;
                 bridge.consumed_upto = checkpoint;
             }
-            ChangesOnto::Source => {}
-            ChangesOnto::Replica if checkpoint != bridge.replica => {
+            (None, ChangesOnto::Both) if checkpoint != bridge.replica => {
                 return Err(Error::fatal("the pipeline resumed while verifying a stopped replica")
                     .with_detail(format!("its checkpoint moved from {} to {checkpoint}", bridge.replica))
                     .with_hint("run siphon verify again (while the pipeline runs, verify goes through it)"));
             }
-            ChangesOnto::Replica => {}
+            _ => {}
         }
         self.duck(|r| r.compare(id, scope, bridge.onto))
     }
@@ -553,7 +544,6 @@ impl<'a> Verifier<'a> {
         reader: &SnapshotReader,
         i: usize,
         order: &[KeyOrder],
-        slot_name: &str,
         bridge: &mut Bridge,
     ) -> Result<Totals, Error> {
         let (id, schema) = (self.targets[i].id, self.targets[i].schema.clone());
@@ -566,7 +556,7 @@ impl<'a> Verifier<'a> {
             let through = if full { rows.last().map(|r| key_texts(r, &key)) } else { None };
             self.stage(id, &rows)?;
             let scope = Scope::Range { after: after.as_deref(), through: through.as_deref() };
-            let outcome = self.compare_scope(i, scope, slot_name, bridge).await?;
+            let outcome = self.compare_scope(i, scope, bridge).await?;
             totals.add(outcome);
             tracing::debug!(table = %schema.name, chunk = totals.chunks, rows = rows.len(), equal = outcome.equal, "chunk compared");
             if !full {
@@ -577,19 +567,13 @@ impl<'a> Verifier<'a> {
     }
 
     /// Target `i` as one chunk (its key does not order alike on both sides).
-    async fn compare_whole(
-        &mut self,
-        reader: &SnapshotReader,
-        i: usize,
-        slot_name: &str,
-        bridge: &mut Bridge,
-    ) -> Result<Totals, Error> {
+    async fn compare_whole(&mut self, reader: &SnapshotReader, i: usize, bridge: &mut Bridge) -> Result<Totals, Error> {
         let (id, schema) = (self.targets[i].id, self.targets[i].schema.clone());
         self.duck(|r| r.clear_source(id))?;
         let replica = &self.replica;
         reader.whole_table(&schema, self.opts.chunk_rows, |rows| duck(replica, |r| r.stage_source(id, &rows))).await?;
         let mut totals = Totals::default();
-        totals.add(self.compare_scope(i, Scope::All, slot_name, bridge).await?);
+        totals.add(self.compare_scope(i, Scope::All, bridge).await?);
         Ok(totals)
     }
 
@@ -598,7 +582,6 @@ impl<'a> Verifier<'a> {
         &mut self,
         reader: &SnapshotReader,
         i: usize,
-        slot_name: &str,
         bridge: &mut Bridge,
     ) -> Result<Totals, Error> {
         let (id, schema) = (self.targets[i].id, self.targets[i].schema.clone());
@@ -609,7 +592,7 @@ impl<'a> Verifier<'a> {
             self.duck(|r| r.stage_source(id, &rows))?;
         }
         let mut totals = Totals::default();
-        totals.add(self.compare_scope(i, Scope::Keys, slot_name, bridge).await?);
+        totals.add(self.compare_scope(i, Scope::Keys, bridge).await?);
         Ok(totals)
     }
 
@@ -664,7 +647,7 @@ impl<'a> Verifier<'a> {
     /// Reads the current source rows of the keys (at a snapshot taken now, after any pause) and
     /// writes them: every key deleted, every row the source has written back.
     async fn rewrite(&mut self, work: &[(usize, Vec<Vec<String>>)]) -> Result<Vec<TableRepair>, Error> {
-        let reader = SnapshotReader::begin(&self.connector, None).await?;
+        let (reader, _) = SnapshotReader::begin(&self.connector).await?;
         let mut out = Vec::new();
         for (i, keys) in work {
             let schema = self.targets[*i].schema.clone();
@@ -852,7 +835,10 @@ fn write_pass(f: &mut std::fmt::Formatter<'_>, p: &Pass) -> std::fmt::Result {
         "source at {}, replica at checkpoint {} (pipeline {}; {} change{} in between bridged)",
         p.source_position,
         p.replica_checkpoint,
-        p.pipeline,
+        match p.pipeline {
+            PipelineState::Streaming => "streaming",
+            PipelineState::Stopped => "stopped",
+        },
         p.changes_bridged,
         plural(p.changes_bridged)
     )
