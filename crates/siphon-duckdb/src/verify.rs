@@ -16,7 +16,7 @@
 //!                                          │ INSERT ... SELECT CAST(...)      (the apply path's casts)
 //!                                          ▼
 //!   changes between the two positions ──► verify_delta_<t> (per key: upsert or delete)
-//!                                          │ folded onto one side (see below)
+//!                                          │ folded onto one or both sides (see below)
 //!                                          ▼
 //!   verify_src_<t>  ◄── count + sum(hash(row)) ──►  verify_dst_<t>  ◄── replica rows in the same
 //!        │                                              │                 key range, one snapshot

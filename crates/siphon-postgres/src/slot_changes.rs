@@ -96,7 +96,7 @@ impl TemporarySlot {
     }
 
     /// Drops the slot now (ending the session would too).
-    pub async fn drop(self) {
+    pub async fn remove(self) {
         if let Err(e) = self.client.execute("SELECT pg_drop_replication_slot($1)", &[&self.name]).await {
             tracing::debug!(slot = %self.name, error = %e, "dropping the temporary slot failed; it goes with its session");
         }

@@ -330,12 +330,12 @@ impl Totals {
 }
 
 /// Which keys a pass covers.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 enum Coverage {
-    /// Every row, chunk by chunk.
+    /// Every row of every target, chunk by chunk.
     Full,
-    /// The keys kept by [`Replica::scope_to_differences`].
-    KeptKeys,
+    /// The keys kept by [`Replica::scope_to_differences`], of these targets.
+    KeptKeys(Vec<usize>),
 }
 
 /// The two positions of a pass and how they are bridged.
@@ -379,16 +379,17 @@ impl<'a> Verifier<'a> {
         // The slot must start before the snapshot is taken: it then holds every change the
         // snapshot does not see (and perhaps some it does, which folding repeats harmlessly).
         let streaming = self.running.as_ref().is_some_and(RunningPipeline::streams);
-        let slot = match streaming {
-            true => Some(TemporarySlot::create(&self.connector, &self.verification_slot()).await?),
-            false => None,
+        let slot = if streaming {
+            Some(TemporarySlot::create(&self.connector, &self.verification_slot()).await?)
+        } else {
+            None
         };
         let (reader, source) = SnapshotReader::begin(&self.connector).await?;
         let compared = match self.bridge(source, slot).await {
             Ok(mut bridge) => {
                 let tables = self.compare_all(&reader, coverage, &mut bridge).await;
                 if let Some(slot) = bridge.slot.take() {
-                    slot.drop().await;
+                    slot.remove().await;
                 }
                 tables.map(|tables| Pass {
                     source_position: source.to_string(),
@@ -422,8 +423,9 @@ impl<'a> Verifier<'a> {
         let mut tables = Vec::new();
         for i in 0..self.targets.len() {
             let Target { id, schema, order } = self.targets[i].clone();
-            let totals = match (coverage, order) {
-                (Coverage::KeptKeys, _) => self.compare_kept_keys(reader, i, bridge).await?,
+            let totals = match (&coverage, order) {
+                (Coverage::KeptKeys(kept), _) if !kept.contains(&i) => continue,
+                (Coverage::KeptKeys(_), _) => self.compare_kept_keys(reader, i, bridge).await?,
                 (Coverage::Full, Some(order)) => self.compare_chunks(reader, i, &order, bridge).await?,
                 (Coverage::Full, None) => self.compare_whole(reader, i, bridge).await?,
             };
@@ -632,14 +634,8 @@ impl<'a> Verifier<'a> {
         };
         let tables = copied?;
         resumed?;
-        // Only the repaired tables are verified again.
-        let repaired: Vec<usize> = work.iter().map(|(i, _)| *i).collect();
-        let all = std::mem::take(&mut self.targets);
-        self.targets = all.iter().enumerate().filter(|(i, _)| repaired.contains(i)).map(|(_, t)| t.clone()).collect();
         self.duck(|r| r.reset())?;
-        let after = self.pass(Coverage::KeptKeys).await;
-        self.targets = all;
-        let after = after?;
+        let after = self.pass(Coverage::KeptKeys(work.iter().map(|(i, _)| *i).collect())).await?;
         self.record_repairs(&tables, &after);
         Ok(Repair { tables, after })
     }
