@@ -12,6 +12,8 @@ use siphon_core::Lsn;
 use siphon_duckdb::verify::{ChangesOnto, FileAccess, Replica, Scope};
 use siphon_duckdb::{DuckDbDestination, DuckDbOptions};
 
+use proptest::prelude::*;
+
 fn col(name: &str, oid: u32, is_key: bool) -> Column {
     Column {
         name: name.into(),
@@ -25,12 +27,13 @@ fn t(s: &str) -> Datum {
     Datum::Text(s.into())
 }
 
-fn rows(rows: &[&[&str]]) -> Vec<Row> {
-    rows.iter().map(|r| r.iter().map(|v| if *v == "NULL" { Datum::Null } else { t(v) }).collect()).collect()
+fn rows<S: AsRef<str>, R: AsRef<[S]>>(rows: &[R]) -> Vec<Row> {
+    let datum = |v: &str| if v == "NULL" { Datum::Null } else { t(v) };
+    rows.iter().map(|r| r.as_ref().iter().map(|v| datum(v.as_ref())).collect()).collect()
 }
 
 /// A replica file holding `initial` rows of `schema` at checkpoint 0/100, opened for verification.
-fn replica(dir: &tempfile::TempDir, schema: &Arc<TableSchema>, initial: &[&[&str]]) -> Replica {
+fn replica<S: AsRef<str>, R: AsRef<[S]>>(dir: &tempfile::TempDir, schema: &Arc<TableSchema>, initial: &[R]) -> Replica {
     let path = dir.path().join("r.duckdb");
     {
         let mut d = DuckDbDestination::open(&DuckDbOptions {
@@ -176,4 +179,41 @@ fn a_repair_rewrites_rows_through_the_apply_path_and_leaves_the_checkpoint() {
     r.stage_source(id, &rows(&[&["1", "10", "a"], &["2", "20", "b"], &["3", "30", "NULL"]])).unwrap();
     r.read_replica(id, Scope::All).unwrap();
     assert!(r.compare(id, Scope::All, ChangesOnto::Source).unwrap().equal);
+}
+
+fn composite() -> Arc<TableSchema> {
+    Arc::new(TableSchema {
+        name: TableName::new("public", "k"),
+        columns: vec![col("region", 25, true), col("n", 23, true), col("v", 25, false)],
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    /// A key range holds exactly the replica keys after its lower and through its upper bound,
+    /// in lexicographic order of the key columns with text compared bytewise: the order the
+    /// source's keyset chunks use (`COLLATE "C"`).
+    #[test]
+    fn a_key_range_holds_exactly_the_keys_between_its_bounds(
+        keys in proptest::collection::btree_set(("[aAbé]{0,2}", -2i32..3), 0..16),
+        after in proptest::option::of(("[aAbé]{0,2}", -2i32..3)),
+        through in proptest::option::of(("[aAbé]{0,2}", -2i32..3)),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = composite();
+        let initial: Vec<Vec<String>> = keys.iter().map(|(r, n)| vec![r.clone(), n.to_string(), "v".into()]).collect();
+        let mut r = replica(&dir, &s, &initial);
+        let id = r.add_table(s.clone()).unwrap();
+        let text = |k: &(String, i32)| vec![k.0.clone(), k.1.to_string()];
+        let (a, t) = (after.as_ref().map(text), through.as_ref().map(text));
+        let scope = Scope::Range { after: a.as_deref(), through: t.as_deref() };
+        r.read_replica(id, scope).unwrap();
+        let o = r.compare(id, scope, ChangesOnto::Source).unwrap();
+        let expected = keys
+            .iter()
+            .filter(|k| after.as_ref().is_none_or(|a| *k > a) && through.as_ref().is_none_or(|t| *k <= t))
+            .count() as u64;
+        prop_assert_eq!(o.replica_rows, expected);
+    }
 }
