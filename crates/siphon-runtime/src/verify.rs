@@ -80,9 +80,10 @@
 //! would break this: writes in `(Q, P]` would be lost under the older row. A crash between
 //! repair and resume restarts from a checkpoint `>= P` and replays the same way.) Until the
 //! pipeline passes `Q` the repaired rows are *ahead* of the checkpoint; that is the one
-//! exception to the checkpoint invariant, and it heals itself. Without a daemon, `P` is the
-//! replica's checkpoint and the file is held exclusively, so the same argument applies when
-//! the pipeline next starts. Afterwards the repaired keys are verified again (a second exact
+//! exception to the checkpoint invariant, and it heals itself. For a pipeline already paused or
+//! not running, `P` is the replica's checkpoint (nothing else writes the replica: a paused
+//! pipeline waits for resume, and without a daemon the file is held exclusively), so the same
+//! argument applies when it next streams. Afterwards the repaired keys are verified again (a second exact
 //! pass over just those keys, after resume) and the report says whether they now agree.
 //!
 //! # Events
