@@ -12,6 +12,7 @@ use std::time::Duration;
 use siphon_core::config::Config;
 use siphon_duckdb::query::{QueryLimits, QueryService, TextResult};
 use siphon_runtime::client::{daemon, Daemon};
+use siphon_runtime::verify::{Report, VerifyOptions};
 
 mod progress;
 
@@ -98,6 +99,27 @@ enum Command {
     Slots {
         #[command(subcommand)]
         command: SlotsCommand,
+    },
+    /// Compare source and replica per key chunk (counts, checksums), list the differing rows,
+    /// and with --repair re-copy them. Exit code 0: equal, 1: they differ, 2: error.
+    Verify {
+        #[arg(short, long, default_value = "siphon.toml")]
+        config: PathBuf,
+        /// Tables to verify (`schema.table`); every table of the pipeline when none is given.
+        tables: Vec<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Re-copy the differing rows from the source (pausing a running pipeline meanwhile),
+        /// then verify them again.
+        #[arg(long)]
+        repair: bool,
+        /// Source rows per chunk.
+        #[arg(long, default_value_t = 20_000)]
+        chunk_rows: usize,
+        /// Seconds to wait for a running pipeline to catch up to where verification starts.
+        #[arg(long, default_value_t = 300)]
+        catch_up_timeout_s: u64,
     },
     /// Show the pipeline's state, lag, checkpoint, slot health and tables (from the daemon, or
     /// its state directory).
@@ -208,6 +230,9 @@ fn main() -> ExitCode {
         }
         Command::Status { config, json } => load(&config).and_then(|c| status(&c, json)),
         Command::Dashboard { config } => load(&config).and_then(|c| dashboard(&c)),
+        Command::Verify { config, tables, json, repair, chunk_rows, catch_up_timeout_s } => {
+            return verify(&config, &VerifyOptions { tables, chunk_rows, repair, catch_up_timeout_s }, json)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -518,6 +543,37 @@ fn print_result(result: &TextResult, format: Format) -> anyhow::Result<()> {
 fn block_on<T>(f: impl std::future::Future<Output = Result<T, siphon_core::Error>>) -> anyhow::Result<T> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(f).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// `siphon verify`: exit code 0 when source and replica agree, 1 when they differ, 2 on error.
+fn verify(path: &PathBuf, opts: &VerifyOptions, json: bool) -> ExitCode {
+    let report = load(path).and_then(|c| verify_report(&c, opts)).and_then(|r| {
+        if json {
+            println!("{}", serde_json::to_string_pretty(&r)?);
+        } else {
+            print!("{r}");
+        }
+        Ok(r)
+    });
+    match report {
+        Ok(r) if r.equal => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("siphon: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Through the running daemon (it holds the replica), or on the file.
+fn verify_report(config: &Config, opts: &VerifyOptions) -> anyhow::Result<Report> {
+    if let Some(d) = daemon(config) {
+        return Ok(serde_json::from_value(d.request("POST", "/v1/verify", Some(serde_json::to_value(opts)?))?)?);
+    }
+    let replica = siphon_runtime::verify::open_replica(config, opts).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Multi-threaded: verification runs DuckDB work in place on a worker thread.
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    runtime.block_on(siphon_runtime::verify::run(config, replica, None, opts)).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 fn slots_list(config: &Config, json: bool) -> anyhow::Result<()> {

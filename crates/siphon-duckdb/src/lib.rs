@@ -32,6 +32,7 @@
 
 pub mod query;
 pub mod types;
+pub mod verify;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -117,6 +118,29 @@ impl DuckDbDestination {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// A destination writing through `conn`, another connection to a database this process
+    /// holds open, for [`verify::Replica::repair`]. Its commits leave the checkpoint alone.
+    pub(crate) fn on_connection(conn: Connection, pipeline: &str) -> Self {
+        DuckDbDestination {
+            conn,
+            path: PathBuf::new(),
+            pipeline: pipeline.into(),
+            tables: HashMap::new(),
+            in_transaction: false,
+            stages_created: 0,
+        }
+    }
+
+    /// Commits what was applied since the last commit and leaves the checkpoint as it is: only
+    /// `siphon verify --repair` writes outside the checkpoint rule (see [`verify`]).
+    pub(crate) fn commit_without_checkpoint(&mut self) -> Result<(), DestinationError> {
+        if self.in_transaction {
+            self.conn.execute_batch("COMMIT").map_err(db_err("COMMIT"))?;
+            self.in_transaction = false;
+        }
+        Ok(())
     }
 
     /// A read-only query service on this destination's database (a second connection).
@@ -314,7 +338,12 @@ impl DuckDbDestination {
     }
 }
 
-fn prepared(d: &Datum, ty: &ColumnType, table: &TableName, col: &str) -> Result<Option<String>, DestinationError> {
+pub(crate) fn prepared(
+    d: &Datum,
+    ty: &ColumnType,
+    table: &TableName,
+    col: &str,
+) -> Result<Option<String>, DestinationError> {
     match d {
         Datum::Text(t) => prepare_text(ty.conversion, t).map(|c| Some(c.into_owned())).map_err(|e| {
             DestinationError::table(format!("cannot convert a value of column {table}.{col} to DuckDB {}", ty.sql_type))

@@ -106,6 +106,14 @@ impl QueryService {
         Ok(Self::new(conn))
     }
 
+    /// Another connection to the same database, for `siphon verify` (which stages rows in temp
+    /// tables of its own, and repairs through the apply path; see [`crate::verify`]).
+    pub(crate) fn new_connection(&self) -> Result<Connection, Error> {
+        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        conn.try_clone()
+            .map_err(|e| Error::fatal("could not open a verification connection").with_detail(e.to_string()))
+    }
+
     fn new(conn: Connection) -> QueryService {
         let interrupt = conn.interrupt_handle();
         QueryService { conn: Mutex::new(conn), interrupt }

@@ -13,14 +13,19 @@
 //!                        Commit, Idle) ──► runtime; `confirm(lsn)` after each durable commit
 //! ```
 //!
+//! For `siphon verify`, [`keyset`] reads tables in key-ordered chunks at one snapshot and
+//! [`slot_changes`] reads a slot's changes over SQL with the same decoder.
+//!
 //! [`protocol`] holds the byte-level decoders (pgoutput messages, COPY text rows); they do no I/O
 //! and are property-tested and fuzzed.
 
 pub mod catalog;
 pub mod connect;
 pub mod doctor;
+pub mod keyset;
 pub mod protocol;
 pub mod slot;
+pub mod slot_changes;
 pub mod snapshot;
 pub mod stream;
 pub mod tls;

@@ -231,13 +231,13 @@ fn merge_schema(known: &TableSchema, rel: &Relation) -> TableSchema {
     TableSchema { name: known.name.clone(), columns }
 }
 
-fn old_tuple(o: OldTuple) -> TupleData {
+pub(crate) fn old_tuple(o: OldTuple) -> TupleData {
     match o {
         OldTuple::Key(t) | OldTuple::Full(t) => t,
     }
 }
 
-fn row(tuple: TupleData, table: &TableSchema) -> Result<Row, Error> {
+pub(crate) fn row(tuple: TupleData, table: &TableSchema) -> Result<Row, Error> {
     if tuple.0.len() != table.columns.len() {
         return Err(Error::fatal(format!(
             "a change to {} has {} columns, its relation has {}",

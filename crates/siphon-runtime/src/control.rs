@@ -12,6 +12,7 @@
 //! | `POST /v1/resume` | reconnect and continue; answers once running again |
 //! | `POST /v1/backfill` | copies tables again while streaming goes on: body `{"tables": ["public.orders"], "mode": "merge"}` (`merge` or `truncate`; no tables: all); answers `{"job"}` once the copy started |
 //! | `POST /v1/query`  | a read-only SQL query on the replica: body `{"sql": "...", "max_rows": 10000, "timeout_ms": 30000}`; JSON `{"columns", "rows", "truncated"}`, or CSV with `?format=csv` |
+//! | `POST /v1/verify` | compare source and replica (and repair): body `{"tables": [], "chunk_rows": 20000, "repair": false, "catch_up_timeout_s": 300}`; answers when done with the report (see [`crate::verify`]) |
 //!
 //! The token is `control.token`, or one generated at first start into `state_dir/control.token`
 //! (mode 0600). The bound address and the pid go to `state_dir/control.json`, where the CLI finds
@@ -31,13 +32,16 @@ use serde::Deserialize;
 use siphon_core::config::{Config, Secret};
 use siphon_core::Error;
 use siphon_duckdb::query::{QueryLimits, QueryService};
+use siphon_duckdb::verify::Replica;
 
 use tokio::sync::watch;
 
 use crate::state_dir::{set_paused, write_atomic};
 use crate::status::Phase;
+use crate::verify::{RunningPipeline, VerifyOptions};
 
 pub(crate) struct ControlState {
+    config: Config,
     token: Secret,
     queries: Option<Arc<QueryService>>,
     pub(crate) state_dir: PathBuf,
@@ -89,7 +93,14 @@ pub async fn start(
     write_atomic(&state_dir.join("control.json"), info.to_string().as_bytes())
         .map_err(|e| Error::fatal("could not write control.json").with_detail(e.to_string()))?;
     let history = crate::dashboard::History::start(levers.phase.clone(), levers.health.clone());
-    let state = Arc::new(ControlState { token, queries, state_dir: state_dir.to_path_buf(), levers, history });
+    let state = Arc::new(ControlState {
+        config: config.clone(),
+        token,
+        queries,
+        state_dir: state_dir.to_path_buf(),
+        levers,
+        history,
+    });
     let app = Router::new()
         .merge(crate::dashboard::routes())
         .route("/metrics", get(metrics_text))
@@ -98,6 +109,7 @@ pub async fn start(
         .route("/v1/resume", post(resume))
         .route("/v1/query", post(query))
         .route("/v1/backfill", post(backfill))
+        .route("/v1/verify", post(verify))
         .with_state(state);
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
@@ -333,5 +345,43 @@ async fn backfill(
         Ok(Ok(Ok(job))) => Json(serde_json::json!({ "job": job, "mode": mode.as_str() })).into_response(),
         Ok(Ok(Err(e))) => error_response(StatusCode::CONFLICT, &e),
         Ok(Err(_)) | Err(_) => unavailable(),
+    }
+}
+
+async fn verify(
+    State(state): State<Arc<ControlState>>,
+    headers: HeaderMap,
+    body: Result<Json<VerifyOptions>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    if let Some(r) = refused(&state, &headers) {
+        return r;
+    }
+    let Json(opts) = match body {
+        Ok(b) => b,
+        Err(e) => {
+            let err = Error::fatal("invalid verify request").with_detail(e.body_text()).with_hint(
+                r#"send {"tables": ["public.t"], "chunk_rows": 20000, "repair": false, "catch_up_timeout_s": 300}"#,
+            );
+            return error_response(StatusCode::BAD_REQUEST, &err);
+        }
+    };
+    let Some(queries) = state.queries.clone() else {
+        let err = Error::fatal("this pipeline keeps no rows to verify").with_detail("destination.kind = \"null\"");
+        return error_response(StatusCode::CONFLICT, &err);
+    };
+    // A task of its own: a client that goes away must not cut a repair short (between its pause
+    // and its resume).
+    let task = tokio::spawn(async move {
+        let running = RunningPipeline { levers: &state.levers, state_dir: &state.state_dir };
+        let replica = Replica::attached(&queries, &state.config.pipeline.name)?;
+        crate::verify::run(&state.config, replica, Some(running), &opts).await
+    });
+    match task.await {
+        Ok(Ok(report)) => Json(report).into_response(),
+        Ok(Err(e)) => error_response(StatusCode::INTERNAL_SERVER_ERROR, &e),
+        Err(e) => error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &Error::fatal("the verification task failed").with_detail(e.to_string()),
+        ),
     }
 }

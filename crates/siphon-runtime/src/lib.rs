@@ -16,5 +16,6 @@ pub mod state_dir;
 pub mod status;
 pub mod telemetry;
 pub mod upgrade;
+pub mod verify;
 
 pub use pipeline::run;
