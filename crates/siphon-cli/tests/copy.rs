@@ -255,18 +255,20 @@ fn a_table_added_to_the_config_is_copied_while_the_others_stream() {
     let mut s = p.start();
     s.wait_synced(&db);
     s.stop();
-    // Add two tables: the publication gains them, the restart copies them.
+    // Add two tables to the config: the restart adds them to the publication and copies them.
     let text = std::fs::read_to_string(&p.config).unwrap();
     std::fs::write(
         &p.config,
         text.replace("tables = [\"public.pairs\"]", "tables = [\"public.pairs\", \"public.items\", \"public.big\"]"),
     )
     .unwrap();
-    db.psql(&format!("ALTER PUBLICATION {0} ADD TABLE items, big", db.name));
     let mut s = p.start();
     let started = wait_event(&mut s, &p, "backfill.started", 2);
     assert_eq!(started["reason"], "added");
     assert_eq!(started["tables"], serde_json::json!(["public.big", "public.items"]));
+    let published =
+        pg_rows(&db, &format!("SELECT tablename FROM pg_publication_tables WHERE pubname = '{}' ORDER BY 1", db.name));
+    assert_eq!(published, vec![vec!["big".to_string()], vec!["items".to_string()], vec!["pairs".to_string()]]);
     // Updates that leave the TOASTed body out, racing the copy of the new table.
     db.psql("UPDATE big SET id = id WHERE id <= 50; UPDATE pairs SET v = 0 WHERE b < 100;");
     wait_event(&mut s, &p, "backfill.finished", 2);

@@ -21,7 +21,7 @@ use tokio_postgres::Client;
 use crate::connect::classify;
 
 /// The tables to replicate: the configured ones (creating the publication for them if it is
-/// missing), or every table of the publication.
+/// missing, adding them to it if it lacks some), or every table of the publication.
 pub async fn publication_tables(
     client: &Client,
     publication: &str,
@@ -66,14 +66,20 @@ pub async fn publication_tables(
     };
     let missing: Vec<String> = tables.iter().filter(|t| !published.contains(t)).map(|t| t.to_string()).collect();
     if !missing.is_empty() {
+        // Tables added to source.tables later: the publication gains them (the pipeline then
+        // copies them while the others stream).
         let quoted: Vec<String> = tables.iter().filter(|t| !published.contains(t)).map(TableName::quoted).collect();
-        return Err(Error::fatal(format!("publication \"{publication}\" does not cover every table of source.tables"))
-            .with_detail(format!("missing: {}", missing.join(", ")))
-            .with_hint(format!(
-                "run: ALTER PUBLICATION {} ADD TABLE {}",
-                quote_ident(publication),
-                quoted.join(", ")
-            )));
+        let sql = format!("ALTER PUBLICATION {} ADD TABLE {}", quote_ident(publication), quoted.join(", "));
+        client.batch_execute(&sql).await.map_err(|e| {
+            classify(
+                e,
+                &format!(
+                    "publication \"{publication}\" does not cover every table of source.tables, and adding them failed"
+                ),
+            )
+            .with_hint(format!("run as the publication's owner: {sql}"))
+        })?;
+        tracing::info!(publication, tables = %missing.join(", "), "added tables to the publication");
     }
     Ok(tables.to_vec())
 }
