@@ -182,6 +182,14 @@ pub struct SourceConfig {
     /// Seconds between reconnect attempts grow from 1 up to this bound.
     #[serde(default = "default_max_backoff_s")]
     pub reconnect_max_backoff_s: u64,
+    /// Seconds between checks of the replicated tables' columns in the source catalog, so a
+    /// column added at the source appears at the destination even before a row changes; 0: off.
+    #[serde(default = "default_schema_poll_s")]
+    pub schema_poll_s: u64,
+}
+
+fn default_schema_poll_s() -> u64 {
+    10
 }
 
 fn default_slot() -> String {

@@ -95,6 +95,13 @@ pub trait Destination: Send {
     /// Creates the table for `schema` if missing, or adds the columns it lacks.
     fn ensure_table(&mut self, schema: &TableSchema) -> Result<(), DestinationError>;
 
+    /// Adds `columns` to the destination table of `table` if it lacks them, without changing how
+    /// rows of the current schema are applied (a column seen in the source catalog before any
+    /// change carries it). The default does nothing (a destination that keeps no tables).
+    fn add_columns(&mut self, _table: &TableName, _columns: &[crate::schema::Column]) -> Result<(), DestinationError> {
+        Ok(())
+    }
+
     /// Accepts a batch into the open transaction (opening one if needed).
     fn apply(&mut self, batch: Batch) -> Result<(), DestinationError>;
 

@@ -201,7 +201,21 @@ impl DuckDbDestination {
         Ok(stage)
     }
 
+    /// Prepares the table for rows of `schema` when it was last prepared for other columns (around
+    /// a schema change, rows of the old and the new schema can follow each other).
+    fn prepare_for(&mut self, schema: &TableSchema) -> Result<(), DestinationError> {
+        let same = self.tables.get(&schema.name).is_some_and(|s| {
+            s.columns.len() == schema.columns.len() && s.columns.iter().zip(&schema.columns).all(|(a, b)| a.0 == b.name)
+        });
+        if same {
+            Ok(())
+        } else {
+            self.ensure_table(schema)
+        }
+    }
+
     fn apply_table(&mut self, tb: TableBatch) -> Result<(), DestinationError> {
+        self.prepare_for(&tb.schema)?;
         let name = tb.schema.name.clone();
         let state = self
             .tables
@@ -478,8 +492,27 @@ impl Destination for DuckDbDestination {
         Ok(())
     }
 
+    fn add_columns(
+        &mut self,
+        table: &TableName,
+        columns: &[siphon_core::schema::Column],
+    ) -> Result<(), DestinationError> {
+        self.begin()?;
+        for c in columns {
+            let sql = format!(
+                "ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}",
+                table.quoted(),
+                quote_ident(&c.name),
+                map_type(&c.source_type).sql_type
+            );
+            self.conn.execute_batch(&sql).map_err(db_err("ALTER TABLE ADD COLUMN"))?;
+        }
+        Ok(())
+    }
+
     fn apply_rows(&mut self, table: &std::sync::Arc<TableSchema>, rows: Vec<Row>) -> Result<(), DestinationError> {
         self.begin()?;
+        self.prepare_for(table)?;
         let name = table.name.clone();
         let state = self
             .tables

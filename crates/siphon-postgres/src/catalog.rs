@@ -145,3 +145,29 @@ fn check_key(schema: &TableSchema, identity: &str) -> Result<(), Error> {
     }
     Ok(())
 }
+
+/// The columns of `table` that have a default (an `ADD COLUMN ... DEFAULT` gives existing rows a
+/// value that no change carries).
+pub async fn columns_with_defaults(client: &Client, table: &TableName) -> Result<Vec<String>, Error> {
+    let rows = client
+        .query(
+            "SELECT a.attname::text FROM pg_attribute a
+             WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 AND NOT a.attisdropped
+               AND (a.atthasdef OR a.atthasmissing)",
+            &[&table.quoted()],
+        )
+        .await
+        .map_err(|e| classify(e, "could not read pg_attribute"))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// The server's current WAL position.
+pub async fn current_wal_lsn(client: &Client) -> Result<siphon_core::Lsn, Error> {
+    let row = client
+        .query_one("SELECT pg_current_wal_lsn()::text", &[])
+        .await
+        .map_err(|e| classify(e, "could not read pg_current_wal_lsn()"))?;
+    row.get::<_, String>(0)
+        .parse()
+        .map_err(|e: siphon_core::position::LsnParseError| Error::fatal("bad WAL position").with_detail(e.to_string()))
+}

@@ -338,6 +338,55 @@ async fn next_copy_msg(copy: &mut Option<copy::CopyJob>) -> Option<copy::CopyMsg
     }
 }
 
+/// A table's columns in the source catalog, with the WAL position read after them.
+struct CatalogSeen {
+    schema: Arc<TableSchema>,
+    /// Columns with a default value.
+    defaults: Vec<String>,
+    wal: Lsn,
+}
+
+/// Reads the replicated tables' columns from the catalog every `every`, for the session's life.
+/// Why polling (and not an event trigger that emits a logical message): it needs no superuser,
+/// creates nothing in the source database, and sees changes made by any role; the cost is one
+/// small catalog query per table per interval, and a delay of at most `every`.
+async fn poll_catalog(
+    connector: PgConnector,
+    tables: Vec<TableName>,
+    every: Duration,
+    tx: tokio::sync::mpsc::Sender<CatalogSeen>,
+) {
+    let mut client = None;
+    loop {
+        tokio::time::sleep(every).await;
+        if client.is_none() {
+            client = connector.sql().await.ok();
+        }
+        let Some(c) = &client else { continue };
+        for t in &tables {
+            let seen = async {
+                let schema = catalog::table_schema(c, t).await?;
+                let defaults = catalog::columns_with_defaults(c, t).await?;
+                let wal = catalog::current_wal_lsn(c).await?;
+                Ok::<_, Error>(CatalogSeen { schema, defaults, wal })
+            }
+            .await;
+            match seen {
+                Ok(seen) => {
+                    if tx.send(seen).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(table = %t, error = %e, "catalog poll failed");
+                    client = None;
+                    break;
+                }
+            }
+        }
+    }
+}
+
 /// Tells the running copy which keys a stream change touched.
 fn track(tracked: &mut copy::Tracked, change: &Change) {
     let table = &change.table;
@@ -393,6 +442,13 @@ struct Records {
 
 /// Streaming state between destination commits.
 struct Stream {
+    /// What the catalog poller saw.
+    catalog: tokio::sync::mpsc::Receiver<CatalogSeen>,
+    /// Columns added at the destination from the catalog, before the stream carried them.
+    columns_added: std::collections::HashSet<(TableName, String)>,
+    /// Tables to copy again (merge) because a column with a default was added: once the stream
+    /// has passed the position read after the poll saw it.
+    ddl_copies: Vec<(Arc<TableSchema>, Lsn)>,
     checkpoint: Lsn,
     /// The stream has delivered every transaction that commits before this position.
     received: Lsn,
@@ -532,7 +588,15 @@ impl Pipeline {
         let source = &self.config.source;
         let mut stream =
             PgStream::start(&self.connector, &source.slot, &source.publication, checkpoint, &schemas).await?;
+        let (catalog_tx, catalog) = tokio::sync::mpsc::channel(4);
+        let poller = (self.config.source.schema_poll_s > 0).then(|| {
+            let every = Duration::from_secs(self.config.source.schema_poll_s);
+            tokio::spawn(poll_catalog(self.connector.clone(), tables.clone(), every, catalog_tx))
+        });
         let mut state = Stream {
+            catalog,
+            columns_added: Default::default(),
+            ddl_copies: Vec::new(),
             checkpoint,
             received: checkpoint,
             batch: Batch::new(),
@@ -552,6 +616,9 @@ impl Pipeline {
             None => self.set_phase(Phase::Streaming),
         }
         let result = self.stream(&mut stream, &mut state, stop).await;
+        if let Some(p) = poller {
+            p.abort();
+        }
         stream.shutdown().await;
         result
     }
@@ -804,6 +871,9 @@ impl Pipeline {
                 .unwrap_or_else(|| Instant::now() + interval);
             // Copied rows enter at transaction boundaries, once the stream has delivered every
             // transaction before the copy's snapshot (see the `copy` module).
+            if !st.in_transaction && st.copy.is_none() {
+                self.start_due_ddl_copy(st);
+            }
             let copy_open =
                 !st.in_transaction && st.copy.as_ref().is_some_and(|c| c.ready_at.is_none_or(|r| st.received >= r));
             tokio::select! {
@@ -816,6 +886,11 @@ impl Pipeline {
                 msg = next_copy_msg(&mut st.copy), if copy_open => {
                     last_event = Instant::now();
                     self.on_copy(msg, stream, st)?
+                }
+                seen = st.catalog.recv(), if !st.in_transaction => {
+                    if let Some(seen) = seen {
+                        self.on_catalog(seen, st)?;
+                    }
                 }
                 req = self.requests.recv(), if !st.in_transaction => {
                     if let Some(req) = req {
@@ -1075,21 +1150,83 @@ impl Pipeline {
             schemas = st.schemas.values().cloned().collect();
             schemas.sort_by(|a, b| a.name.cmp(&b.name));
         }
+        let job = self.copy_online(st, schemas, req.mode, "requested");
+        reply(Ok(job));
+    }
+
+    /// Starts copying `schemas` again while streaming (at a transaction boundary, no copy
+    /// running): the job is recorded, and in truncate mode the tables emptied, at this point of
+    /// the stream, in the next commit. Returns the job's name.
+    fn copy_online(
+        &mut self,
+        st: &mut Stream,
+        schemas: Vec<Arc<TableSchema>>,
+        mode: copy::Mode,
+        reason: &'static str,
+    ) -> String {
         let job = copy::new_job_id();
         for s in &schemas {
-            if req.mode == copy::Mode::Truncate {
+            if mode == copy::Mode::Truncate {
                 st.batch.truncate(s.clone());
             }
-            st.records.chunks.push(copy::header(&job, &s.name, req.mode));
+            st.records.chunks.push(copy::header(&job, &s.name, mode));
         }
         st.pending_since.get_or_insert_with(Instant::now);
         let tables = schemas
             .into_iter()
-            .map(|schema| copy::TableCopy { schema, job: job.clone(), mode: req.mode, planned: None })
+            .map(|schema| copy::TableCopy { schema, job: job.clone(), mode, planned: None })
             .collect();
         let source = copy::SnapshotSource::Temporary { slot_prefix: self.config.source.slot.clone() };
-        self.start_copy(st, PendingCopy { tables, source, reason: "requested", truncated: true });
-        reply(Ok(job));
+        self.start_copy(st, PendingCopy { tables, source, reason, truncated: true });
+        job
+    }
+
+    /// The catalog poller saw a table's columns: columns the stream has not described yet are
+    /// added at the destination now (NULL until a change carries them); a column with a default
+    /// gave every existing row a value no change carries, so the table is copied again (merge)
+    /// once the stream is past the change.
+    fn on_catalog(&mut self, seen: CatalogSeen, st: &mut Stream) -> Result<(), Error> {
+        let name = seen.schema.name.clone();
+        let Some(current) = st.schemas.get(&name) else { return Ok(()) };
+        let added: Vec<siphon_core::schema::Column> = seen
+            .schema
+            .columns
+            .iter()
+            .filter(|c| !current.columns.iter().any(|k| k.name == c.name))
+            .filter(|c| !st.columns_added.contains(&(name.clone(), c.name.clone())))
+            .cloned()
+            .collect();
+        if added.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut st.batch);
+        block(|| -> Result<(), Error> {
+            self.destination.apply(batch)?;
+            self.destination.add_columns(&name, &added)
+        })?;
+        st.pending_since.get_or_insert_with(Instant::now);
+        let names: Vec<String> = added.iter().map(|c| c.name.clone()).collect();
+        let with_default = added.iter().any(|c| seen.defaults.contains(&c.name));
+        tracing::info!(event = "ddl.seen", table = %name, columns = %names.join(", "), with_default, "columns added at the source (from the catalog)");
+        self.record_event(serde_json::json!({
+            "event": "ddl.seen", "table": name.to_string(), "columns_added": names, "via": "catalog",
+            "copy": with_default,
+        }));
+        for c in &added {
+            st.columns_added.insert((name.clone(), c.name.clone()));
+        }
+        if with_default && !st.ddl_copies.iter().any(|(t, _)| t.name == name) {
+            st.ddl_copies.push((seen.schema, seen.wal));
+        }
+        Ok(())
+    }
+
+    /// Starts the copy of a table whose added column has a default, once the stream is past it.
+    fn start_due_ddl_copy(&mut self, st: &mut Stream) {
+        let Some(i) = st.ddl_copies.iter().position(|(_, after)| st.received >= *after) else { return };
+        // The catalog's schema: the stream may not have described the new column yet.
+        let (schema, _) = st.ddl_copies.remove(i);
+        self.copy_online(st, vec![schema], copy::Mode::Merge, "ddl");
     }
 
     fn over_limits(&self, batch: &Batch) -> bool {

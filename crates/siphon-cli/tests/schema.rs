@@ -1,0 +1,56 @@
+//! Schema changes at the source reach the destination: a column added with no row change after
+//! it (seen in the catalog), a column added with a default (existing rows get it by a copy),
+//! then rows of the old and new shape interleaving around the change.
+
+mod common;
+
+use common::{assert_same_rows, pg_rows, siphon_cli, Pipeline};
+use siphon_testkit::{wait_for, TestDb};
+
+/// The first value of a query through the daemon; `None` while it fails (e.g. a column is not
+/// there yet).
+fn query(p: &Pipeline, sql: &str) -> Option<String> {
+    let (ok, out) = siphon_cli(p, &["query", sql, "--format", "csv"]);
+    ok.then(|| out.lines().nth(1).unwrap_or_default().to_string())
+}
+
+#[test]
+fn added_columns_appear_without_a_row_change_and_defaults_reach_existing_rows() {
+    let db = TestDb::new("schema_add");
+    db.psql(
+        "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT i, 'v' || i FROM generate_series(1, 500) i;",
+    );
+    let p = Pipeline::new(&db, &["public.t"], "[flush]\ninterval_ms = 50");
+    let text = std::fs::read_to_string(&p.config).unwrap();
+    std::fs::write(&p.config, text.replace("[source]\n", "[source]\nschema_poll_s = 1\n")).unwrap();
+    let mut s = p.start();
+    s.wait_synced(&db);
+
+    db.psql("ALTER TABLE t ADD COLUMN w numeric(10,2)");
+    wait_for("the added column at the destination", common::TIMEOUT, || {
+        (query(&p, "SELECT count(*) FROM information_schema.columns WHERE table_name = 't' AND column_name = 'w'")
+            == Some("1".into()))
+        .then_some(())
+    });
+
+    db.psql("ALTER TABLE t ADD COLUMN flag int NOT NULL DEFAULT 7");
+    wait_for("existing rows to get the default", common::TIMEOUT, || {
+        (query(&p, "SELECT count(*) FROM public.t WHERE flag = 7") == Some("500".into())).then_some(())
+    });
+    let events = std::fs::read_to_string(p.dir.path().join("state/events.jsonl")).unwrap();
+    assert!(events.contains("\"via\":\"catalog\""), "{events}");
+    assert!(events.contains("\"reason\":\"ddl\""), "the default was brought by a copy: {events}");
+
+    // Rows of the new shape, then more schema change, all in order.
+    db.psql(
+        "UPDATE t SET w = 1.5, flag = 8 WHERE id <= 10; INSERT INTO t VALUES (501, 'new', 2.25, 9);
+             ALTER TABLE t ADD COLUMN z text; UPDATE t SET z = 'zz' WHERE id = 1;",
+    );
+    s.wait_synced(&db);
+    assert!(s.stop().success());
+    assert_same_rows(
+        &p.duck("SELECT id::VARCHAR, v, coalesce(w::VARCHAR, 'NULL'), flag::VARCHAR, coalesce(z, 'NULL') FROM public.t ORDER BY id"),
+        &pg_rows(&db, "SELECT id, v, w, flag, z FROM t ORDER BY id"),
+        "t after the schema changes",
+    );
+}
