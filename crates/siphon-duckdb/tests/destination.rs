@@ -175,6 +175,25 @@ fn a_domain_column_first_stored_as_text_stays_text_once_its_base_type_is_known()
     assert_eq!(flags, ["t", "f"], "the text column keeps PostgreSQL's text, not DuckDB's 'false'");
 }
 
+/// docs/types.md, "The sign of zero": DuckDB 1.5.6's `INSERT OR REPLACE` turns `-0.0` into `0.0`
+/// inside nested values (a scalar keeps it). When this fails after a DuckDB upgrade, the gap is
+/// gone: update the docs and the zoo in siphon-cli/tests/types.rs.
+#[test]
+fn duckdb_drops_the_sign_of_a_zero_inside_an_array() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = schema(vec![col("id", 23, true), col("f", 701, false), col("fs", 1022, false)]);
+    let mut d = open(&dir);
+    d.ensure_table(&s).unwrap();
+    d.apply(insert(&s, vec![text("1"), text("-0"), text("{-0,1.5}")])).unwrap();
+    d.commit(&cp(100)).unwrap();
+    drop(d);
+    let conn = duckdb::Connection::open(dir.path().join("d.duckdb")).unwrap();
+    let signs: (bool, bool) = conn
+        .query_row("SELECT signbit(f), signbit(fs.elements[1]) FROM app.t", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    assert_eq!(signs, (true, false));
+}
+
 #[test]
 fn a_keyless_table_is_refused_with_a_hint() {
     let dir = tempfile::tempdir().unwrap();
