@@ -58,14 +58,8 @@ fn server_samples() {
 fn cash_out(cents: i64) -> String {
     let abs = cents.unsigned_abs();
     let units = (abs / 100).to_string();
-    let mut grouped = String::new();
-    for (i, c) in units.chars().enumerate() {
-        if i > 0 && (units.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    format!("{}${grouped}.{:02}", if cents < 0 { "-" } else { "" }, abs % 100)
+    let groups: Vec<&str> = units.as_bytes().rchunks(3).rev().map(|g| std::str::from_utf8(g).unwrap_or("")).collect();
+    format!("{}${}.{:02}", if cents < 0 { "-" } else { "" }, groups.join(","), abs % 100)
 }
 
 proptest! {
