@@ -243,7 +243,7 @@ const BUILTIN_ARRAYS: &[(u32, u32)] = &[
 ];
 
 /// DuckDB's finite `TIMESTAMP` / `TIMESTAMPTZ` range in microseconds since 1970
-/// (`-290308-12-22 00:00:00` to `294247-01-10 04:00:54.775806`; the ends of `i64` are its
+/// (`290309-12-22 BC` to `294247-01-10 04:00:54.775806`; the ends of `i64` are its
 /// infinities).
 const DUCKDB_TIMESTAMP_MICROS: std::ops::RangeInclusive<i128> = -9_223_372_022_400_000_000..=9_223_372_036_854_775_806;
 
@@ -293,7 +293,7 @@ fn datetime_text(text: &str, kind: DateTimeKind) -> Result<Cow<'_, str>, String>
         let local = pgtext::DateTime { offset_seconds: None, ..value };
         if ![value.epoch_micros(), local.epoch_micros()].iter().all(|m| DUCKDB_TIMESTAMP_MICROS.contains(m)) {
             return Err(format!(
-                "the {kind} is outside DuckDB's range (from 290308 BC to 294247-01-10 04:00:54.775806)"
+                "the {kind} is outside DuckDB's range (290309-12-22 BC to 294247-01-10 04:00:54.775806)"
             ));
         }
     }
