@@ -94,8 +94,10 @@ while kill -0 "$(cat "$run/siphon.pid")" 2>/dev/null; do sleep 0.1; done
 rm -f "$run/siphon.pid"
 
 say "the replica (DuckDB, demo-run/replica.duckdb)"
-"$SIPHON" query --config "$run/siphon.toml" "SELECT status, count(*) AS orders, sum(amount) AS total FROM public.orders GROUP BY status ORDER BY status"
-"$SIPHON" query --config "$run/siphon.toml" "SELECT id, name, tags, created_at FROM public.customers WHERE id IN (1, 2, 5001) ORDER BY id"
+# numeric columns hold their exact text (NaN included) and arrays their elements and shape:
+# cast to add amounts, take .elements for the list (docs/types.md).
+"$SIPHON" query --config "$run/siphon.toml" "SELECT status, count(*) AS orders, sum(CAST(amount AS DECIMAL(12,2))) AS total FROM public.orders GROUP BY status ORDER BY status"
+"$SIPHON" query --config "$run/siphon.toml" "SELECT id, name, tags.elements AS tags, created_at FROM public.customers WHERE id IN (1, 2, 5001) ORDER BY id"
 
 say "source and replica side by side"
 compare() { # compare LABEL SQL-over-TABLE TABLE
@@ -106,7 +108,7 @@ compare() { # compare LABEL SQL-over-TABLE TABLE
   [ "$src" = "$dst" ]
 }
 ok=1
-compare orders "SELECT count(*), sum(amount), md5(string_agg(id || ':' || customer_id || ':' || amount || ':' || status, ',' ORDER BY id)) FROM TABLE" orders || ok=0
+compare orders "SELECT count(*), sum(CAST(amount AS DECIMAL(12,2))), md5(string_agg(id || ':' || customer_id || ':' || amount || ':' || status, ',' ORDER BY id)) FROM TABLE" orders || ok=0
 compare customers "SELECT count(*), md5(string_agg(id || ':' || name || ':' || coalesce(email, ''), ',' ORDER BY id)) FROM TABLE" customers || ok=0
 if [ $ok = 1 ]; then
   echo "MATCH: the replica equals the source, row for row"

@@ -105,7 +105,7 @@ fn values_of_the_common_types_arrive_exactly() {
     let duck = p.duck(
         "SELECT id::VARCHAR, i2::VARCHAR, i8::VARCHAR, n::VARCHAR, nu, f4::VARCHAR, f8::VARCHAR, b::VARCHAR, vc, ch, hex(bt),
                 d::VARCHAR, tm::VARCHAR, ts::VARCHAR, epoch_us(tstz)::VARCHAR, (to_months(0) + iv)::VARCHAR, u::VARCHAR,
-                j::VARCHAR, jb::VARCHAR, ai::VARCHAR, tx::VARCHAR, md5(big) FROM public.t ORDER BY id",
+                j::VARCHAR, jb::VARCHAR, ai.elements::VARCHAR, tx.elements::VARCHAR, md5(big) FROM public.t ORDER BY id",
     );
     let pg = pg_rows(
         &db,

@@ -63,8 +63,8 @@ fn tamper(path: &Path, sql: &str) {
 
 const TAMPER: &str = "DELETE FROM public.t WHERE id = 10;
     INSERT INTO public.t (id, note) VALUES (1000, 'only in the replica');
-    UPDATE public.t SET amount = 99.99 WHERE id = 20;
-    UPDATE public.t SET tags = ['a21', NULL] WHERE id = 21;
+    UPDATE public.t SET amount = '99.99' WHERE id = 20;
+    UPDATE public.t SET tags = {'elements': ['a21', NULL], 'lengths': [2], 'lower_bounds': [1]} WHERE id = 21;
     UPDATE public.k SET v = 'changed' WHERE region = 'été' AND n = 3;
     DELETE FROM public.u WHERE id = '2.50';";
 

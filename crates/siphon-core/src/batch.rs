@@ -213,7 +213,7 @@ mod tests {
     fn schema() -> Arc<TableSchema> {
         let col = |name: &str, is_key| Column {
             name: name.into(),
-            source_type: SourceType { oid: 23, modifier: -1, name: "integer".into() },
+            source_type: SourceType { oid: 23, modifier: -1, name: "integer".into(), base: None },
             is_key,
             nullable: !is_key,
         };

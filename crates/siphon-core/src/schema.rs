@@ -63,6 +63,11 @@ pub struct SourceType {
     pub modifier: i32,
     /// The type as `format_type(oid, typmod)` prints it, e.g. `numeric(12,2)`, `text[]`.
     pub name: String,
+    /// For a domain (followed through domains over domains), or an array of a domain: the
+    /// built-in type its values are stored and printed as, `(oid, modifier)`, which the catalog
+    /// resolves. `None` for every other type, and for columns only pgoutput has described (it
+    /// reports the domain's own OID).
+    pub base: Option<(u32, i32)>,
 }
 
 /// One column of a table.

@@ -156,13 +156,14 @@ impl DuckDbDestination {
         Ok(())
     }
 
-    fn existing_columns(&self, name: &TableName) -> Result<Vec<String>, DestinationError> {
+    /// The table's columns and their DuckDB types, in order; empty when it does not exist.
+    fn existing_columns(&self, name: &TableName) -> Result<Vec<(String, String)>, DestinationError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT column_name FROM information_schema.columns WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ? ORDER BY ordinal_position")
+            .prepare("SELECT column_name, data_type FROM information_schema.columns WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ? ORDER BY ordinal_position")
             .map_err(db_err("reading the catalog"))?;
         let rows = stmt
-            .query_map(params![name.schema, name.name], |r| r.get::<_, String>(0))
+            .query_map(params![name.schema, name.name], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
             .map_err(db_err("reading the catalog"))?;
         rows.collect::<Result<Vec<_>, _>>().map_err(db_err("reading the catalog"))
     }
@@ -464,13 +465,19 @@ impl Destination for DuckDbDestination {
                 .with_hint("add a primary key to the source table (or a replica identity index)"));
         }
         self.begin()?;
-        let columns: Vec<(String, ColumnType)> =
-            schema.columns.iter().map(|c| (c.name.clone(), map_type(&c.source_type))).collect();
         let existing = self.existing_columns(&schema.name)?;
+        let columns: Vec<(String, ColumnType)> = schema
+            .columns
+            .iter()
+            .map(|c| {
+                let stored_as = existing.iter().find(|(name, _)| *name == c.name).map(|(_, ty)| ty.as_str());
+                (c.name.clone(), types::keep_existing(map_type(&c.source_type), stored_as))
+            })
+            .collect();
         if existing.is_empty() {
             self.create_table(schema, &columns)?;
         } else {
-            for (name, ty) in columns.iter().filter(|(n, _)| !existing.contains(n)) {
+            for (name, ty) in columns.iter().filter(|(n, _)| !existing.iter().any(|(e, _)| e == n)) {
                 let sql =
                     format!("ALTER TABLE {} ADD COLUMN {} {}", schema.name.quoted(), quote_ident(name), ty.sql_type);
                 self.conn.execute_batch(&sql).map_err(db_err("ALTER TABLE ADD COLUMN"))?;

@@ -61,7 +61,7 @@ use siphon_core::schema::{quote_ident, quote_literal, TableName, TableSchema};
 use siphon_core::{Error, Lsn};
 
 use crate::query::QueryService;
-use crate::types::{convert_sql, map_type, prepare_text, ColumnType, Conversion};
+use crate::types::{convert_sql, map_type, prepare_text, ColumnType, Conversion, Scalar};
 use crate::{prepared, DuckDbDestination};
 
 /// How the replica file is opened when no daemon holds it.
@@ -537,7 +537,7 @@ fn converted(v: &Verified, alias: &str) -> Vec<String> {
 /// go to the source and into reports).
 fn source_text(ty: &ColumnType, expr: &str) -> String {
     match ty.conversion {
-        Conversion::Bytea => format!("'\\x' || lower(hex({expr}))"),
+        Conversion::Scalar(Scalar::Bytea) => format!("'\\x' || lower(hex({expr}))"),
         _ => format!("CAST({expr} AS VARCHAR)"),
     }
 }

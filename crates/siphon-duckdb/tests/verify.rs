@@ -17,7 +17,7 @@ use proptest::prelude::*;
 fn col(name: &str, oid: u32, is_key: bool) -> Column {
     Column {
         name: name.into(),
-        source_type: SourceType { oid, modifier: -1, name: String::new() },
+        source_type: SourceType { oid, modifier: -1, name: String::new(), base: None },
         is_key,
         nullable: !is_key,
     }

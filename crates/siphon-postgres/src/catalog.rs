@@ -10,7 +10,9 @@
 //! | `f` (full)           | the primary key; refused if there is none  |
 //! | `n` (nothing)        | refused: updates and deletes carry no key  |
 //!
-//! Generated columns are not published by pgoutput and are left out of snapshots too.
+//! Generated columns are not published by pgoutput and are left out of snapshots too. A
+//! domain column carries its base type ([`SourceType::base`]), so destinations store its values
+//! as the base type's.
 
 use std::sync::Arc;
 
@@ -104,8 +106,24 @@ pub async fn table_schema(client: &Client, table: &TableName) -> Result<Arc<Tabl
         .query(
             "SELECT a.attname::text, a.atttypid, a.atttypmod, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
                     a.attnum = ANY(COALESCE((SELECT i.indkey::int2[] FROM pg_index i WHERE i.indrelid = a.attrelid
-                        AND CASE WHEN $2 = 'i' THEN i.indisreplident ELSE i.indisprimary END LIMIT 1), '{}'::int2[]))
+                        AND CASE WHEN $2 = 'i' THEN i.indisreplident ELSE i.indisprimary END LIMIT 1), '{}'::int2[])),
+                    base.oid, base.typmod
              FROM pg_attribute a
+             LEFT JOIN LATERAL (
+                 -- A domain's base type (through domains over domains), or for an array of a domain
+                 -- the array of its base type; no row for other types.
+                 WITH RECURSIVE chain(oid, typmod, depth) AS (
+                     SELECT CASE WHEN t.typtype = 'd' THEN t.oid ELSE e.oid END, a.atttypmod, 0
+                     FROM pg_type t LEFT JOIN pg_type e ON e.oid = t.typelem AND e.typtype = 'd'
+                     WHERE t.oid = a.atttypid
+                   UNION ALL
+                     SELECT t.typbasetype, t.typtypmod, c.depth + 1
+                     FROM chain c JOIN pg_type t ON t.oid = c.oid AND t.typtype = 'd'
+                 )
+                 SELECT CASE WHEN (SELECT typtype FROM pg_type WHERE oid = a.atttypid) = 'd' THEN c.oid
+                             ELSE (SELECT typarray FROM pg_type WHERE oid = c.oid) END AS oid, c.typmod
+                 FROM chain c WHERE c.depth > 0 ORDER BY c.depth DESC LIMIT 1
+             ) base ON true
              WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
              ORDER BY a.attnum",
             &[&oid, &identity],
@@ -116,7 +134,12 @@ pub async fn table_schema(client: &Client, table: &TableName) -> Result<Arc<Tabl
         .iter()
         .map(|r| Column {
             name: r.get(0),
-            source_type: SourceType { oid: r.get(1), modifier: r.get(2), name: r.get(3) },
+            source_type: SourceType {
+                oid: r.get(1),
+                modifier: r.get(2),
+                name: r.get(3),
+                base: r.get::<_, Option<u32>>(6).map(|oid| (oid, r.get(7))),
+            },
             nullable: r.get(4),
             is_key: r.get(5),
         })

@@ -1,9 +1,11 @@
 //! Connections to the source: ordinary SQL sessions (tokio-postgres) and replication sessions
 //! (pgwire-replication), both from the one `source.url`.
 //!
-//! Every session runs with `TimeZone=UTC`, `DateStyle=ISO`, `IntervalStyle=postgres` and
-//! `extra_float_digits=3`, so that values in text form (COPY and pgoutput alike) are the same
-//! canonical strings whatever the server's defaults.
+//! Every session runs with `TimeZone=UTC`, `DateStyle=ISO`, `IntervalStyle=postgres`,
+//! `extra_float_digits=3` (the shortest text that reads back to the same float),
+//! `lc_monetary=C` (`$1,234.50`, two fraction digits) and `bytea_output=hex`, so that values in
+//! text form (COPY and pgoutput alike) are the same canonical strings whatever the server's,
+//! database's or role's defaults.
 
 use std::time::Duration;
 
@@ -19,8 +21,8 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use crate::tls::{SslMode, TlsSettings};
 
 /// Startup options that fix the text form of values.
-pub const SESSION_OPTIONS: &str =
-    "-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 -c client_encoding=UTF8";
+pub const SESSION_OPTIONS: &str = "-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 \
+     -c lc_monetary=C -c bytea_output=hex -c client_encoding=UTF8";
 
 /// Opens sessions to the source database.
 #[derive(Clone)]

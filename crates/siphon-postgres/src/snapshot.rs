@@ -244,7 +244,7 @@ mod tests {
     fn range_condition_uses_row_comparison_with_typed_literals() {
         let col = |n: &str, t: &str, key: bool| Column {
             name: n.into(),
-            source_type: SourceType { oid: 0, modifier: -1, name: t.into() },
+            source_type: SourceType { oid: 0, modifier: -1, name: t.into(), base: None },
             is_key: key,
             nullable: false,
         };

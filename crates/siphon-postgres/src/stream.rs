@@ -221,7 +221,7 @@ fn merge_schema(known: &TableSchema, rel: &Relation) -> TableSchema {
                 name: c.name.clone(),
                 source_type: match prior {
                     Some(p) if same_type => p.source_type.clone(),
-                    _ => SourceType { oid: c.type_oid, modifier: c.type_modifier, name: String::new() },
+                    _ => SourceType { oid: c.type_oid, modifier: c.type_modifier, name: String::new(), base: None },
                 },
                 is_key: prior.is_some_and(|p| p.is_key),
                 nullable: prior.is_none_or(|p| p.nullable),

@@ -744,8 +744,8 @@ fn column_order(c: &Column) -> Option<KeyOrder> {
     match (c.source_type.oid, ty.conversion) {
         // bool, int2, int4, int8, oid, date, timestamp, timestamptz, uuid: the same order in both.
         (16 | 21 | 23 | 20 | 26 | 1082 | 1114 | 1184 | 2950, _) => Some(KeyOrder::Native),
-        // numeric(p,s) stored as DECIMAL (not as its text).
-        (1700, Conversion::Cast) => Some(KeyOrder::Native),
+        // numeric is stored as its exact text (see docs/types.md): text order is not numeric
+        // order, so such keys compare the table whole (below).
         // text, varchar, name: DuckDB compares the stored text bytewise.
         (25 | 1043 | 19, _) => Some(KeyOrder::Bytewise),
         _ => None,

@@ -12,8 +12,10 @@
 //! [`parse_array`] accepts exactly that, plus what `array_in` tolerates
 //! around it (whitespace between items, backslash escapes in unquoted
 //! elements, the `[ub]` decoration form). Elements are returned as text;
-//! converting them is up to the caller, e.g. with [`to_json`].
+//! converting them is up to the caller. [`to_struct_json`] renders an array's
+//! shape and elements as JSON, a form a destination can load exactly.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 /// Maximum number of array dimensions, as in the server (`MAXDIM`).
@@ -28,21 +30,6 @@ pub struct PgArray {
     pub lower_bounds: Vec<i32>,
     /// Elements in row-major order; `None` is NULL.
     pub elements: Vec<Option<String>>,
-}
-
-/// How [`to_json`] renders the elements.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ElementKind {
-    /// Numbers verbatim; anything that is not a valid JSON number (`NaN`,
-    /// `Infinity`, `-Infinity`) becomes a JSON string.
-    Number,
-    /// `t` and `f` become `true` and `false`; anything else a JSON string.
-    Bool,
-    /// Every element becomes a JSON string.
-    String,
-    /// Elements are already JSON (`json`/`jsonb` arrays) and are copied
-    /// verbatim.
-    Json,
 }
 
 /// An array literal could not be parsed.
@@ -352,88 +339,46 @@ fn check_bounds(dims: &[usize], bounds: Vec<(i32, i32)>) -> Result<Vec<i32>> {
     Ok(bounds.into_iter().map(|(lb, _)| lb).collect())
 }
 
-/// Renders an array as JSON: nested JSON arrays following `dims` (a plain
-/// JSON array for one dimension, `[]` for an empty array), with elements
-/// rendered according to `element` and NULL as `null`.
+/// Renders an array as a JSON object holding its shape and its elements:
 ///
-/// If `elements` holds fewer values than `dims` calls for, the missing ones
-/// are rendered as `null`.
-pub fn to_json(arr: &PgArray, element: ElementKind) -> String {
-    let mut out = String::new();
-    if arr.dims.is_empty() {
-        out.push_str("[]");
-    } else {
-        write_level(&mut out, &arr.dims, &arr.elements, element);
-    }
-    out
-}
-
-fn write_level(out: &mut String, dims: &[usize], elements: &[Option<String>], kind: ElementKind) {
-    let Some((&len, inner)) = dims.split_first() else {
-        write_element(out, elements.first().and_then(Option::as_deref), kind);
-        return;
+/// ```text
+/// {}                   {"lengths":[],"lower_bounds":[],"elements":[]}
+/// {a,NULL}             {"lengths":[2],"lower_bounds":[1],"elements":["a",null]}
+/// [0:1][1:2]={{1,2},{3,4}}
+///                      {"lengths":[2,2],"lower_bounds":[0,1],"elements":["1","2","3","4"]}
+/// ```
+///
+/// `lengths` and `lower_bounds` have one entry per dimension (none for an empty array);
+/// `elements` are in row-major order, the server's storage order. Each element is the JSON
+/// string of `element(text)` — the caller's rewrite of the element's text, or the text itself
+/// — and NULL is `null`. This keeps every array exactly, whatever its number of dimensions and
+/// bounds, as three flat lists.
+pub fn to_struct_json<'a, E>(
+    arr: &'a PgArray,
+    mut element: impl FnMut(&'a str) -> std::result::Result<Cow<'a, str>, E>,
+) -> std::result::Result<String, E> {
+    let mut out = String::with_capacity(48 + arr.elements.iter().flatten().map(|e| e.len() + 3).sum::<usize>());
+    let list = |v: &mut String, items: Vec<String>| {
+        v.push('[');
+        v.push_str(&items.join(","));
+        v.push(']');
     };
-    let stride = inner.iter().fold(1usize, |a, &d| a.saturating_mul(d));
-    out.push('[');
-    for i in 0..len {
+    out.push_str("{\"lengths\":");
+    list(&mut out, arr.dims.iter().map(usize::to_string).collect());
+    out.push_str(",\"lower_bounds\":");
+    list(&mut out, arr.lower_bounds.iter().map(i32::to_string).collect());
+    out.push_str(",\"elements\":[");
+    for (i, value) in arr.elements.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        let start = i.saturating_mul(stride);
-        let slice = elements.get(start..).unwrap_or_default();
-        write_level(out, inner, slice, kind);
-    }
-    out.push(']');
-}
-
-fn write_element(out: &mut String, value: Option<&str>, kind: ElementKind) {
-    let Some(text) = value else {
-        out.push_str("null");
-        return;
-    };
-    match kind {
-        ElementKind::Number if is_json_number(text) => out.push_str(text),
-        ElementKind::Bool if text == "t" => out.push_str("true"),
-        ElementKind::Bool if text == "f" => out.push_str("false"),
-        ElementKind::Json => out.push_str(text),
-        _ => write_json_string(out, text),
-    }
-}
-
-/// Whether `s` matches the JSON number grammar
-/// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
-pub fn is_json_number(s: &str) -> bool {
-    let b = s.as_bytes();
-    let mut i = usize::from(b.first() == Some(&b'-'));
-    let int_digits = count_digits(b, i);
-    let leading_zero = int_digits > 1 && b.get(i) == Some(&b'0');
-    if int_digits == 0 || leading_zero {
-        return false;
-    }
-    i += int_digits;
-    if b.get(i) == Some(&b'.') {
-        let frac = count_digits(b, i + 1);
-        if frac == 0 {
-            return false;
+        match value {
+            Some(text) => write_json_string(&mut out, &element(text)?),
+            None => out.push_str("null"),
         }
-        i += 1 + frac;
     }
-    if matches!(b.get(i), Some(b'e' | b'E')) {
-        i += 1;
-        if matches!(b.get(i), Some(b'+' | b'-')) {
-            i += 1;
-        }
-        let exp = count_digits(b, i);
-        if exp == 0 {
-            return false;
-        }
-        i += exp;
-    }
-    i == b.len()
-}
-
-fn count_digits(b: &[u8], from: usize) -> usize {
-    b.get(from..).unwrap_or_default().iter().take_while(|c| c.is_ascii_digit()).count()
+    out.push_str("]}");
+    Ok(out)
 }
 
 /// Appends `s` as a JSON string literal.

@@ -3,6 +3,7 @@
 use super::*;
 use proptest::collection::vec;
 use proptest::prelude::*;
+use std::borrow::Cow;
 
 fn s(v: &str) -> Option<String> {
     Some(v.to_owned())
@@ -113,50 +114,42 @@ fn error_message() {
     assert_eq!(e.to_string(), "malformed array literal at byte 3: unexpected ',' character, expected an element");
 }
 
-#[test]
-fn json_numbers() {
-    let arr = parse_array("{1,-2.5,1e+308,NaN,Infinity,-Infinity,NULL,0.000}").expect("parses");
-    assert_eq!(to_json(&arr, ElementKind::Number), r#"[1,-2.5,1e+308,"NaN","Infinity","-Infinity",null,0.000]"#);
+/// The elements as the caller's rewrite leaves them.
+fn verbatim(text: &str) -> std::result::Result<Cow<'_, str>, ()> {
+    Ok(Cow::Borrowed(text))
 }
 
 #[test]
-fn json_bools() {
-    let arr = parse_array("{t,f,NULL}").expect("parses");
-    assert_eq!(to_json(&arr, ElementKind::Bool), "[true,false,null]");
+fn struct_json_holds_shape_and_elements() {
+    let arr = parse_array("[0:1][1:3]={{1,2,3},{4,5,NULL}}").expect("parses");
+    assert_eq!(
+        to_struct_json(&arr, verbatim),
+        Ok(r#"{"lengths":[2,3],"lower_bounds":[0,1],"elements":["1","2","3","4","5",null]}"#.to_owned())
+    );
+    assert_eq!(
+        to_struct_json(&PgArray::default(), verbatim),
+        Ok(r#"{"lengths":[],"lower_bounds":[],"elements":[]}"#.to_owned())
+    );
 }
 
 #[test]
-fn json_strings_are_escaped() {
+fn struct_json_strings_are_escaped() {
     let arr = one_dim(vec![s("a\"b\\c\n\t\u{1}\u{1f}é"), None, s("")]);
-    assert_eq!(to_json(&arr, ElementKind::String), r#"["a\"b\\c\n\t\u0001\u001fé",null,""]"#);
+    let json = to_struct_json(&arr, verbatim).expect("renders");
+    assert!(json.ends_with(r#""elements":["a\"b\\c\n\t\u0001\u001fé",null,""]}"#), "{json}");
 }
 
 #[test]
-fn json_elements_verbatim() {
-    let arr = parse_array(r#"{"{\"a\": 1}","[1, 2]",NULL}"#).expect("parses");
-    assert_eq!(to_json(&arr, ElementKind::Json), r#"[{"a": 1},[1, 2],null]"#);
-}
-
-#[test]
-fn json_multi_dimensional_and_empty() {
-    let arr = parse_array("{{1,2,3},{4,5,NULL}}").expect("parses");
-    assert_eq!(to_json(&arr, ElementKind::Number), "[[1,2,3],[4,5,null]]");
-    let arr = parse_array("{{{1},{2}}}").expect("parses");
-    assert_eq!(to_json(&arr, ElementKind::Number), "[[[1],[2]]]");
-    assert_eq!(to_json(&PgArray::default(), ElementKind::String), "[]");
-    // Inconsistent hand-built arrays do not panic.
-    let odd = PgArray { dims: vec![2, 2], lower_bounds: vec![1, 1], elements: vec![s("1")] };
-    assert_eq!(to_json(&odd, ElementKind::Number), "[[1,null],[null,null]]");
-}
-
-#[test]
-fn json_number_grammar() {
-    for good in ["0", "-0", "12", "1.5", "-1.5e10", "1E-7", "0.0", "9e+0"] {
-        assert!(is_json_number(good), "{good}");
-    }
-    for bad in ["", "-", "01", "1.", ".5", "+1", "1e", "1e+", "NaN", "Infinity", "1 ", "0x10", "1.2.3"] {
-        assert!(!is_json_number(bad), "{bad}");
-    }
+fn struct_json_rewrites_each_element_and_stops_at_the_first_error() {
+    let arr = one_dim(vec![s("a"), None, s("b")]);
+    let upper = to_struct_json(&arr, |t| Ok::<_, ()>(Cow::Owned(t.to_uppercase())));
+    assert_eq!(upper, Ok(r#"{"lengths":[3],"lower_bounds":[1],"elements":["A",null,"B"]}"#.to_owned()));
+    let mut seen = Vec::new();
+    let failed = to_struct_json(&arr, |t| {
+        seen.push(t.to_owned());
+        Err(t.len())
+    });
+    assert_eq!((failed, seen), (Err(1), vec!["a".to_owned()]));
 }
 
 /// Renders dims and lower bounds like the server's `array_dims`.
@@ -174,6 +167,53 @@ fn server_samples() {
         // The test renderer below agrees with the server.
         assert_eq!(array_out(&arr), text);
     }
+}
+
+/// How the server's `array_to_json` renders an element, to check parsed
+/// elements against its output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ElementKind {
+    /// Numbers verbatim; `NaN`, `Infinity`, `-Infinity` as JSON strings.
+    Number,
+    /// `t` and `f` as `true` and `false`.
+    Bool,
+    /// JSON strings.
+    String,
+    /// Elements that are JSON themselves, verbatim.
+    Json,
+}
+
+/// Renders `arr` like `array_to_json`: nested JSON arrays following `dims`.
+fn to_json(arr: &PgArray, kind: ElementKind) -> String {
+    fn level(out: &mut String, dims: &[usize], elements: &[Option<String>], kind: ElementKind) {
+        let Some((&n, inner)) = dims.split_first() else {
+            match (elements[0].as_deref(), kind) {
+                (None, _) => out.push_str("null"),
+                (Some(t), ElementKind::Number) if !t.contains(['N', 'I']) => out.push_str(t),
+                (Some("t"), ElementKind::Bool) => out.push_str("true"),
+                (Some("f"), ElementKind::Bool) => out.push_str("false"),
+                (Some(t), ElementKind::Json) => out.push_str(t),
+                (Some(t), _) => write_json_string(out, t),
+            }
+            return;
+        };
+        let stride: usize = inner.iter().product();
+        out.push('[');
+        for i in 0..n {
+            if i > 0 {
+                out.push(',');
+            }
+            level(out, inner, &elements[i * stride..], kind);
+        }
+        out.push(']');
+    }
+    let mut out = String::new();
+    if arr.dims.is_empty() {
+        out.push_str("[]");
+    } else {
+        level(&mut out, &arr.dims, &arr.elements, kind);
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------
@@ -257,7 +297,7 @@ fn arb_array() -> impl Strategy<Value = PgArray> {
 }
 
 /// Minimal JSON reader for an array of strings and nulls, to check
-/// `to_json` output independently of its writer.
+/// rendered elements independently of their writer.
 fn read_json_strings(json: &str) -> Option<Vec<Option<String>>> {
     let mut chars = json.chars().peekable();
     let mut out = Vec::new();
@@ -320,10 +360,14 @@ proptest! {
     }
 
     #[test]
-    fn json_strings_roundtrip(elements in vec(arb_element(), 0..8)) {
-        let arr = if elements.is_empty() { PgArray::default() } else { one_dim(elements.clone()) };
-        let json = to_json(&arr, ElementKind::String);
-        prop_assert_eq!(read_json_strings(&json), Some(elements));
+    fn struct_json_elements_roundtrip(arr in arb_array()) {
+        let json = to_struct_json(&arr, verbatim).expect("renders");
+        let lists = json.strip_prefix("{\"lengths\":").and_then(|j| j.strip_suffix('}')).expect("object");
+        let (shape, elements) = lists.split_once(",\"elements\":").expect("elements");
+        let dims: Vec<String> = arr.dims.iter().map(usize::to_string).collect();
+        let lbs: Vec<String> = arr.lower_bounds.iter().map(i32::to_string).collect();
+        prop_assert_eq!(shape, format!("[{}],\"lower_bounds\":[{}]", dims.join(","), lbs.join(",")));
+        prop_assert_eq!(read_json_strings(elements), Some(arr.elements));
     }
 
     #[test]
