@@ -25,7 +25,6 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use siphon_core::batch::Batch;
-use siphon_core::change::{Change, ChangeKind};
 use siphon_core::schema::{quote_ident, TableName, TableSchema};
 use siphon_core::{Error, Lsn};
 use tokio_postgres::types::ToSql;
@@ -33,7 +32,6 @@ use tokio_postgres::Client;
 
 use crate::connect::{classify, PgConnector};
 use crate::protocol::pgoutput::{self, PgOutputMessage, Relation};
-use crate::stream::{old_tuple, row};
 
 /// Changes decoded before they are handed over (bounds memory).
 const CHANGES_PER_BATCH: usize = 10_000;
@@ -184,23 +182,9 @@ impl Decoder {
             PgOutputMessage::Begin(b) => self.skipping = Lsn(b.final_lsn) < self.after,
             PgOutputMessage::Relation(rel) => self.relation(rel)?,
             _ if self.skipping => {}
-            PgOutputMessage::Insert { relation_id, new, .. } => {
-                if let Some(table) = self.table(relation_id)? {
-                    let kind = ChangeKind::Insert { new: row(new, &table)? };
-                    self.batch.push(Change { table, kind });
-                }
-            }
-            PgOutputMessage::Update { relation_id, old, new, .. } => {
-                if let Some(table) = self.table(relation_id)? {
-                    let old_key = old.map(|o| row(old_tuple(o), &table)).transpose()?;
-                    let kind = ChangeKind::Update { old_key, new: row(new, &table)? };
-                    self.batch.push(Change { table, kind });
-                }
-            }
-            PgOutputMessage::Delete { relation_id, old, .. } => {
-                if let Some(table) = self.table(relation_id)? {
-                    let kind = ChangeKind::Delete { old_key: row(old_tuple(old), &table)? };
-                    self.batch.push(Change { table, kind });
+            m @ (PgOutputMessage::Insert { .. } | PgOutputMessage::Update { .. } | PgOutputMessage::Delete { .. }) => {
+                if let Some(change) = crate::stream::row_change(m, |id| self.table(id))? {
+                    self.batch.push(change);
                 }
             }
             PgOutputMessage::Truncate { relation_ids, .. } => {

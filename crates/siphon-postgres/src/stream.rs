@@ -143,33 +143,9 @@ impl PgStream {
             .map_err(|e| Error::fatal("could not decode a pgoutput message").with_detail(e.to_string()))?;
         match msg {
             PgOutputMessage::Relation(rel) => self.relation(rel),
-            PgOutputMessage::Insert { relation_id, new, .. } => {
-                if let Some(table) = self.table(relation_id)? {
-                    let kind = ChangeKind::Insert { new: row(new, &table)? };
-                    self.queue.push_back(SourceEvent::Change(Change { table, kind }));
-                }
-            }
-            PgOutputMessage::Update { relation_id, old, new, .. } => {
-                if let Some(table) = self.table(relation_id)? {
-                    let full_old = matches!(old, Some(OldTuple::Full(_)));
-                    let old_key = old.map(|o| row(old_tuple(o), &table)).transpose()?;
-                    let mut new = row(new, &table)?;
-                    // REPLICA IDENTITY FULL: the old row has every value, unchanged TOAST ones too.
-                    if let (true, Some(old)) = (full_old, &old_key) {
-                        for (n, o) in new.iter_mut().zip(old) {
-                            if *n == Datum::UnchangedToast && *o != Datum::UnchangedToast {
-                                *n = o.clone();
-                            }
-                        }
-                    }
-                    let kind = ChangeKind::Update { old_key, new };
-                    self.queue.push_back(SourceEvent::Change(Change { table, kind }));
-                }
-            }
-            PgOutputMessage::Delete { relation_id, old, .. } => {
-                if let Some(table) = self.table(relation_id)? {
-                    let kind = ChangeKind::Delete { old_key: row(old_tuple(old), &table)? };
-                    self.queue.push_back(SourceEvent::Change(Change { table, kind }));
+            m @ (PgOutputMessage::Insert { .. } | PgOutputMessage::Update { .. } | PgOutputMessage::Delete { .. }) => {
+                if let Some(change) = row_change(m, |id| self.table(id))? {
+                    self.queue.push_back(SourceEvent::Change(change));
                 }
             }
             PgOutputMessage::Truncate { relation_ids, .. } => {
@@ -231,13 +207,53 @@ fn merge_schema(known: &TableSchema, rel: &Relation) -> TableSchema {
     TableSchema { name: known.name.clone(), columns }
 }
 
-pub(crate) fn old_tuple(o: OldTuple) -> TupleData {
+/// The row change an Insert, Update or Delete message describes, for a table `table` knows
+/// (`None` for other tables or messages). Shared by the stream and by reads of a slot over SQL.
+pub(crate) fn row_change(
+    msg: PgOutputMessage,
+    table: impl Fn(u32) -> Result<Option<Arc<TableSchema>>, Error>,
+) -> Result<Option<Change>, Error> {
+    let (relation_id, kind) = match msg {
+        PgOutputMessage::Insert { relation_id, new, .. } => (relation_id, Kind::Insert(new)),
+        PgOutputMessage::Update { relation_id, old, new, .. } => (relation_id, Kind::Update(old, new)),
+        PgOutputMessage::Delete { relation_id, old, .. } => (relation_id, Kind::Delete(old)),
+        _ => return Ok(None),
+    };
+    let Some(table) = table(relation_id)? else { return Ok(None) };
+    let kind = match kind {
+        Kind::Insert(new) => ChangeKind::Insert { new: row(new, &table)? },
+        Kind::Update(old, new) => {
+            let full_old = matches!(old, Some(OldTuple::Full(_)));
+            let old_key = old.map(|o| row(old_tuple(o), &table)).transpose()?;
+            let mut new = row(new, &table)?;
+            // REPLICA IDENTITY FULL: the old row has every value, unchanged TOAST ones too.
+            if let (true, Some(old)) = (full_old, &old_key) {
+                for (n, o) in new.iter_mut().zip(old) {
+                    if *n == Datum::UnchangedToast && *o != Datum::UnchangedToast {
+                        *n = o.clone();
+                    }
+                }
+            }
+            ChangeKind::Update { old_key, new }
+        }
+        Kind::Delete(old) => ChangeKind::Delete { old_key: row(old_tuple(old), &table)? },
+    };
+    Ok(Some(Change { table, kind }))
+}
+
+enum Kind {
+    Insert(TupleData),
+    Update(Option<OldTuple>, TupleData),
+    Delete(OldTuple),
+}
+
+fn old_tuple(o: OldTuple) -> TupleData {
     match o {
         OldTuple::Key(t) | OldTuple::Full(t) => t,
     }
 }
 
-pub(crate) fn row(tuple: TupleData, table: &TableSchema) -> Result<Row, Error> {
+fn row(tuple: TupleData, table: &TableSchema) -> Result<Row, Error> {
     if tuple.0.len() != table.columns.len() {
         return Err(Error::fatal(format!(
             "a change to {} has {} columns, its relation has {}",
