@@ -54,3 +54,60 @@ fn added_columns_appear_without_a_row_change_and_defaults_reach_existing_rows() 
         "t after the schema changes",
     );
 }
+
+#[test]
+fn a_widened_column_takes_its_new_type_and_dropped_columns_are_kept_or_dropped() {
+    let db = TestDb::new("schema_alter");
+    db.psql(
+        "CREATE TABLE t (id int PRIMARY KEY, n int, gone text, v varchar(5));
+             CREATE TABLE u (id int PRIMARY KEY, gone text);
+             INSERT INTO t VALUES (1, 10, 'a', 'x'); INSERT INTO u VALUES (1, 'kept');",
+    );
+    // t's pipeline drops columns, u's keeps them (the default).
+    let p = Pipeline::new(&db, &["public.t"], "[flush]\ninterval_ms = 50");
+    let text = std::fs::read_to_string(&p.config).unwrap();
+    std::fs::write(&p.config, text.replace("[destination]\n", "[destination]\ndrop_columns = true\n")).unwrap();
+    let mut s = p.start();
+    s.wait_synced(&db);
+    db.psql(
+        "ALTER TABLE t ALTER COLUMN n TYPE bigint; ALTER TABLE t ALTER COLUMN v TYPE varchar(50);
+             ALTER TABLE t DROP COLUMN gone;
+             INSERT INTO t VALUES (2, 1099511627776, 'a longer value');",
+    );
+    s.wait_synced(&db);
+    assert!(s.stop().success());
+    assert_eq!(
+        p.duck("SELECT id::VARCHAR, n::VARCHAR, v FROM public.t ORDER BY id"),
+        vec![
+            vec!["1".to_string(), "10".into(), "x".into()],
+            vec!["2".into(), "1099511627776".into(), "a longer value".into()]
+        ],
+        "a value that needs the wider type arrives"
+    );
+    assert_eq!(
+        p.duck("SELECT data_type FROM information_schema.columns WHERE table_name = 't' AND column_name = 'n'"),
+        vec![vec!["BIGINT".to_string()]]
+    );
+    assert!(p
+        .duck("SELECT column_name FROM information_schema.columns WHERE table_name = 't' AND column_name = 'gone'")
+        .is_empty());
+
+    let q = Pipeline::new(&db, &["public.u"], "[flush]\ninterval_ms = 50");
+    let text = std::fs::read_to_string(&q.config).unwrap();
+    std::fs::write(
+        &q.config,
+        text.replace("slot = \"schema_alter", "slot = \"u_schema_alter")
+            .replace("publication = \"schema_alter", "publication = \"u_schema_alter"),
+    )
+    .unwrap();
+    let mut s = q.start();
+    s.wait_synced(&db);
+    db.psql("ALTER TABLE u DROP COLUMN gone; INSERT INTO u VALUES (2);");
+    s.wait_synced(&db);
+    assert!(s.stop().success());
+    assert_eq!(
+        q.duck("SELECT id::VARCHAR, coalesce(gone, 'NULL') FROM public.u ORDER BY id"),
+        vec![vec!["1".to_string(), "kept".into()], vec!["2".into(), "NULL".into()]],
+        "by default a dropped column stays, with its values"
+    );
+}

@@ -223,6 +223,10 @@ pub struct DestinationConfig {
     /// DuckDB's memory limit in MiB (its buffer pool; spills to `state_dir` beyond it).
     #[serde(default = "default_memory_limit_mib")]
     pub memory_limit_mib: u64,
+    /// Drop a destination column when its source column is dropped. Default: keep it (its
+    /// values stay; rows written afterwards hold NULL in it).
+    #[serde(default)]
+    pub drop_columns: bool,
 }
 
 fn default_memory_limit_mib() -> u64 {

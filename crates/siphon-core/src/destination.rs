@@ -102,6 +102,19 @@ pub trait Destination: Send {
         Ok(())
     }
 
+    /// A schema change at the source: `retyped` columns changed type (e.g. `integer` to
+    /// `bigint`) and the destination column must take the new type; `dropped` columns are to be
+    /// dropped. Done in the open transaction, before rows of the new schema. The default does
+    /// nothing (a destination that keeps no tables).
+    fn change_columns(
+        &mut self,
+        _table: &TableName,
+        _retyped: &[crate::schema::Column],
+        _dropped: &[String],
+    ) -> Result<(), DestinationError> {
+        Ok(())
+    }
+
     /// Accepts a batch into the open transaction (opening one if needed).
     fn apply(&mut self, batch: Batch) -> Result<(), DestinationError>;
 

@@ -517,6 +517,32 @@ impl Destination for DuckDbDestination {
         Ok(())
     }
 
+    fn change_columns(
+        &mut self,
+        table: &TableName,
+        retyped: &[siphon_core::schema::Column],
+        dropped: &[String],
+    ) -> Result<(), DestinationError> {
+        self.begin()?;
+        for c in retyped {
+            let ty = map_type(&c.source_type).sql_type;
+            let sql =
+                format!("ALTER TABLE {} ALTER COLUMN {} SET DATA TYPE {ty}", table.quoted(), quote_ident(&c.name));
+            self.conn.execute_batch(&sql).map_err(|e| {
+                DestinationError::table(format!("could not change the type of {table}.{} to {ty}", c.name))
+                    .with_detail(e.to_string())
+                    .with_hint(format!("the source changed the column's type; copy the table again: siphon backfill {table} --mode truncate (after dropping the destination table if its columns cannot change)"))
+            })?;
+        }
+        for name in dropped {
+            let sql = format!("ALTER TABLE {} DROP COLUMN IF EXISTS {}", table.quoted(), quote_ident(name));
+            self.conn.execute_batch(&sql).map_err(db_err("ALTER TABLE DROP COLUMN"))?;
+        }
+        // Rows are staged for the table's current columns: prepare again on the next rows.
+        self.tables.remove(table);
+        Ok(())
+    }
+
     fn apply_rows(&mut self, table: &std::sync::Arc<TableSchema>, rows: Vec<Row>) -> Result<(), DestinationError> {
         self.begin()?;
         self.prepare_for(table)?;

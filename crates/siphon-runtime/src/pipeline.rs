@@ -914,17 +914,39 @@ impl Pipeline {
             }
             SourceEvent::Schema(schema) => {
                 if st.schemas.get(&schema.name) != Some(&schema) {
+                    let (mut retyped, mut dropped) = (Vec::new(), Vec::new());
                     if let Some(before) = st.schemas.get(&schema.name) {
                         let columns = |t: &TableSchema| t.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
+                        retyped = schema
+                            .columns
+                            .iter()
+                            .filter(|c| {
+                                before.columns.iter().any(|b| {
+                                    b.name == c.name
+                                        && (b.source_type.oid, b.source_type.modifier)
+                                            != (c.source_type.oid, c.source_type.modifier)
+                                })
+                            })
+                            .cloned()
+                            .collect();
+                        if self.config.destination.drop_columns {
+                            dropped = columns(before).into_iter().filter(|n| !columns(&schema).contains(n)).collect();
+                        }
+                        let names =
+                            |cs: &[siphon_core::schema::Column]| cs.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
                         tracing::info!(event = "ddl.seen", table = %schema.name, "the table's schema changed at the source");
                         self.record_event(serde_json::json!({
                             "event": "ddl.seen", "table": schema.name.to_string(),
                             "columns_before": columns(before), "columns_after": columns(&schema),
+                            "retyped": names(&retyped), "dropped": dropped,
                         }));
                     }
                     let batch = std::mem::take(&mut st.batch);
                     block(|| -> Result<(), Error> {
                         self.destination.apply(batch)?;
+                        if !retyped.is_empty() || !dropped.is_empty() {
+                            self.destination.change_columns(&schema.name, &retyped, &dropped)?;
+                        }
                         self.destination.ensure_table(&schema)
                     })?;
                     st.pending_since.get_or_insert_with(Instant::now);
