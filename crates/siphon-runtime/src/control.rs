@@ -28,7 +28,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use siphon_core::config::{Config, Secret};
+use siphon_core::config::{Config, DestinationKind, Secret};
 use siphon_core::Error;
 use siphon_duckdb::query::{QueryLimits, QueryService};
 
@@ -40,6 +40,8 @@ use crate::status::Phase;
 pub(crate) struct ControlState {
     token: Secret,
     queries: Option<Arc<QueryService>>,
+    /// Why `queries` is `None`.
+    destination: DestinationKind,
     pub(crate) state_dir: PathBuf,
     levers: Levers,
     pub(crate) history: Arc<crate::dashboard::History>,
@@ -89,7 +91,14 @@ pub async fn start(
     write_atomic(&state_dir.join("control.json"), info.to_string().as_bytes())
         .map_err(|e| Error::fatal("could not write control.json").with_detail(e.to_string()))?;
     let history = crate::dashboard::History::start(levers.phase.clone(), levers.health.clone());
-    let state = Arc::new(ControlState { token, queries, state_dir: state_dir.to_path_buf(), levers, history });
+    let state = Arc::new(ControlState {
+        token,
+        queries,
+        destination: config.destination.kind,
+        state_dir: state_dir.to_path_buf(),
+        levers,
+        history,
+    });
     let app = Router::new()
         .merge(crate::dashboard::routes())
         .route("/metrics", get(metrics_text))
@@ -262,8 +271,7 @@ async fn query(
         }
     };
     let Some(service) = state.queries.clone() else {
-        let err = Error::fatal("this pipeline keeps no rows to query").with_detail("destination.kind = \"null\"");
-        return error_response(StatusCode::CONFLICT, &err);
+        return error_response(StatusCode::CONFLICT, &not_queryable(state.destination));
     };
     let defaults = QueryLimits::default();
     let limits = QueryLimits {
@@ -281,6 +289,18 @@ async fn query(
             StatusCode::INTERNAL_SERVER_ERROR,
             &Error::fatal("the query task failed").with_detail(e.to_string()),
         ),
+    }
+}
+
+/// Why siphon serves no queries for a destination other than DuckDB.
+pub fn not_queryable(kind: DestinationKind) -> Error {
+    match kind {
+        DestinationKind::Postgres => Error::fatal("siphon query reads DuckDB destinations only")
+            .with_detail("destination.kind = \"postgres\"")
+            .with_hint("the replica is an ordinary PostgreSQL database: query it at destination.url with psql or any client, also while siphon runs (readers never see part of a source transaction)"),
+        DestinationKind::Null | DestinationKind::Duckdb => {
+            Error::fatal("this pipeline keeps no rows to query").with_detail("destination.kind = \"null\"")
+        }
     }
 }
 
