@@ -215,6 +215,12 @@ pub const TABLE_COLUMNS: &str = "SELECT a.attname::text, pg_catalog.format_type(
 pub const TYPES_EXIST: &str = "SELECT pg_catalog.to_regtype(n) IS NOT NULL
      FROM unnest($1::text[]) WITH ORDINALITY AS u(n, i) ORDER BY i";
 
+/// `$1` type OIDs, `$2` their modifiers; the destination's name for each (NULL when it has no
+/// type with that OID), in order.
+pub const TYPE_NAMES: &str =
+    "SELECT (SELECT pg_catalog.format_type(t.oid, u.typmod) FROM pg_catalog.pg_type t WHERE t.oid = u.oid)
+     FROM unnest($1::oid[], $2::int4[]) WITH ORDINALITY AS u(oid, typmod, i) ORDER BY i";
+
 pub const SAVE_CHECKPOINT: &str = "INSERT INTO __siphon.checkpoint AS c (pipeline, lsn, committed_at, source_identity)
      VALUES ($1, $2, now(), $3)
      ON CONFLICT (pipeline) DO UPDATE SET lsn = excluded.lsn, committed_at = excluded.committed_at,

@@ -85,6 +85,7 @@ use siphon_postgres::PgConnector;
 use dialect::{Apply, DestColumn, NewColumn};
 use error::{ColumnTypes, SqlError};
 use session::{Connected, Session};
+use types::Lookup;
 
 /// PostgreSQL limits identifiers to 63 bytes and cuts longer ones silently.
 const MAX_IDENTIFIER_BYTES: usize = 63;
@@ -172,13 +173,27 @@ impl PgDestination {
 
     /// The type each of `columns` is created with (see [`types`]).
     fn resolve_types(&mut self, columns: &[&Column]) -> Result<Vec<String>, SqlError> {
-        let names: Vec<&str> = columns.iter().filter_map(|c| types::candidate(&c.source_type)).collect();
+        let lookups: Vec<Lookup<'_>> = columns.iter().map(|c| types::lookup(&c.source_type)).collect();
+        let names: Vec<&str> =
+            lookups.iter().filter_map(|l| if let Lookup::Name(n) = l { Some(*n) } else { None }).collect();
         let exists: HashMap<&str, bool> = names.iter().copied().zip(self.types_exist(&names)?).collect();
+        let (oids, modifiers): (Vec<u32>, Vec<i32>) = lookups
+            .iter()
+            .filter_map(|l| if let Lookup::BuiltIn { oid, modifier } = l { Some((*oid, *modifier)) } else { None })
+            .unzip();
+        let rows =
+            if oids.is_empty() { Vec::new() } else { self.session.query(dialect::TYPE_NAMES, &[&oids, &modifiers])? };
+        let mut built_in = rows.iter().map(|r| r.get::<_, Option<String>>(0));
         Ok(columns
             .iter()
-            .map(|c| {
-                let found = types::candidate(&c.source_type).is_some_and(|n| exists.get(n) == Some(&true));
-                types::column_type(&c.source_type, found)
+            .zip(&lookups)
+            .map(|(c, l)| {
+                let found = match l {
+                    Lookup::Name(n) => exists.get(n).copied().unwrap_or(false).then(|| n.to_string()),
+                    Lookup::BuiltIn { .. } => built_in.next().flatten(),
+                    Lookup::Nothing => None,
+                };
+                types::column_type(&c.source_type, found.as_deref())
             })
             .collect())
     }

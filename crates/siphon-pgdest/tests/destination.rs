@@ -324,15 +324,38 @@ fn a_column_added_at_the_source_is_added() {
     let mut d = ready(&db, &[&t1]);
     d.apply(batch(vec![(&t1, insert(vec![text("1"), text("a")]))])).unwrap();
     d.commit(&cp(1)).unwrap();
-    let t2 =
-        table("app", "t", vec![col("id", "integer", true), col("v", "text", false), col("w", "numeric(10,3)", false)]);
+    // Columns reported by the replication stream have a type OID and modifier but no name.
+    let unnamed = |name: &str, oid: u32, modifier: i32| Column {
+        name: name.into(),
+        source_type: SourceType { oid, modifier, name: String::new() },
+        is_key: false,
+        nullable: true,
+    };
+    let t2 = table(
+        "app",
+        "t",
+        vec![
+            col("id", "integer", true),
+            col("v", "text", false),
+            col("w", "numeric(10,3)", false),
+            unnamed("x", 1700, (12 << 16 | 2) + 4), // numeric(12,2)
+            unnamed("y", 1015, 3 + 4),              // character varying(3)[]
+            unnamed("z", 16_500, -1),               // a user-defined type: its OID means nothing here
+        ],
+    );
     d.ensure_table(&t2).unwrap();
-    d.apply(batch(vec![(&t2, insert(vec![text("2"), text("b"), text("1.5")]))])).unwrap();
+    let row = vec![text("2"), text("b"), text("1.5"), text("2.5"), text("{ab}"), text("e")];
+    d.apply(batch(vec![(&t2, insert(row))])).unwrap();
     d.commit(&cp(2)).unwrap();
     assert_eq!(
-        db.psql("SELECT string_agg(id || ':' || coalesce(w::text, '-'), ',' ORDER BY id) FROM app.t"),
-        "1:-,2:1.500"
+        db.psql("SELECT string_agg(id || ':' || coalesce(w::text, '-') || ':' || coalesce(x::text, '-'), ',' ORDER BY id) FROM app.t"),
+        "1:-:-,2:1.500:2.50"
     );
+    let types = db.psql(
+        "SELECT string_agg(format_type(atttypid, atttypmod), ', ' ORDER BY attnum) FROM pg_attribute
+         WHERE attrelid = 'app.t'::regclass AND attnum > 2",
+    );
+    assert_eq!(types, "numeric(10,3), numeric(12,2), character varying(3)[], text");
 }
 
 #[test]
