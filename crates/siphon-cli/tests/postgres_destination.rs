@@ -1,8 +1,14 @@
 //! The command line with a PostgreSQL destination: its URL is a secret, `siphon query` says it
-//! reads DuckDB only, and an unreachable destination is reported without the password. (What the
-//! destination does with rows is in `compliance.rs`.)
+//! reads DuckDB only, an unreachable destination is reported without the password, and columns
+//! get the source's exact types. (What the destination does with rows is in `compliance.rs`,
+//! which every destination passes.)
+
+mod common;
 
 use std::process::Command;
+
+use common::{pg_rows, pg_rows_on, Pipeline};
+use siphon_testkit::TestDb;
 
 const CONFIG: &str = r#"
 [pipeline]
@@ -57,4 +63,35 @@ fn an_unreachable_destination_is_named_without_its_password() {
     assert!(!ok, "{out}");
     assert!(out.contains("could not connect to the destination writer@127.0.0.1:1/dw"), "{out}");
     assert!(!out.contains("dw-hunter2"), "{out}");
+}
+
+/// Every column's type, as `format_type` prints it, in column order.
+const COLUMN_TYPES: &str = "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
+                            WHERE attrelid = 'public.t'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum";
+
+#[test]
+fn columns_get_the_source_types_also_when_added_mid_stream_and_text_for_types_the_destination_lacks() {
+    let src = TestDb::new("pgdest_types_src");
+    src.psql(
+        "CREATE TYPE mood AS ENUM ('sad', 'happy');
+         CREATE TABLE t (id bigint PRIMARY KEY, amount numeric(12,2) NOT NULL, tags varchar(5)[], at timestamptz(3),
+                         m mood, r int4range, flags bit(3));
+         INSERT INTO t VALUES (1, 1.5, '{a,b}', '2024-01-01 00:00:00.123+00', 'happy', '[1,5)', B'101');",
+    );
+    let dest = TestDb::new("pgdest_types_dest");
+    let p = Pipeline::with_destination(&src, &["public.t"], &format!("url = {:?}", dest.url()), "postgres");
+    let mut s = p.start();
+    s.wait_synced(&src);
+    src.psql("ALTER TABLE t ADD COLUMN added numeric(7,3)[], ADD COLUMN later mood; INSERT INTO t VALUES (2, 2.25);");
+    s.wait_synced(&src);
+    assert!(s.stop().success());
+    let mut expected = pg_rows(&src, COLUMN_TYPES);
+    for column in &mut expected {
+        if column[1] == "mood" {
+            column[1] = "text".into(); // not a type of the destination database
+        }
+    }
+    assert_eq!(pg_rows_on(dest.cluster, &dest.name, COLUMN_TYPES), expected);
+    let not_null = "SELECT attname FROM pg_attribute WHERE attrelid = 'public.t'::regclass AND attnotnull ORDER BY 1";
+    assert_eq!(pg_rows_on(dest.cluster, &dest.name, not_null), pg_rows(&src, not_null), "NOT NULL as at the source");
 }
