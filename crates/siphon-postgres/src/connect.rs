@@ -211,22 +211,22 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 
 /// Takes `sslmode` and `sslrootcert` out of the URL (tokio-postgres knows neither
 /// `verify-ca`/`verify-full` nor `sslrootcert`); the rest is left as it was.
-fn split_tls_params(url: &str, key: &'static str) -> Result<(String, TlsSettings), Error> {
+fn split_tls_params(url: &str, url_key: &'static str) -> Result<(String, TlsSettings), Error> {
     let (mut mode, mut root_cert) = (SslMode::Prefer, None);
     let Some((base, query)) = url.split_once('?') else {
-        return Ok((url.to_string(), TlsSettings::new(mode, root_cert, key)));
+        return Ok((url.to_string(), TlsSettings::new(mode, root_cert, url_key)));
     };
     let mut kept = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         match key {
-            "sslmode" => mode = SslMode::parse(&percent_decode(value), key)?,
+            "sslmode" => mode = SslMode::parse(&percent_decode(value), url_key)?,
             "sslrootcert" => root_cert = Some(PathBuf::from(percent_decode(value))),
             _ => kept.push(pair),
         }
     }
     let rest = if kept.is_empty() { base.to_string() } else { format!("{base}?{}", kept.join("&")) };
-    Ok((rest, TlsSettings::new(mode, root_cert, key)))
+    Ok((rest, TlsSettings::new(mode, root_cert, url_key)))
 }
 
 fn percent_decode(s: &str) -> String {
