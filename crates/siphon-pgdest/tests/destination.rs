@@ -394,3 +394,20 @@ fn the_password_never_shows_in_descriptions_or_errors() {
     assert!(e.message.contains("could not connect to the destination"), "{e}");
     assert!(!format!("{e} {e:?}").contains("hunter2"), "{e}");
 }
+
+#[test]
+fn sslmode_and_sslrootcert_in_the_url_are_honoured() {
+    let db = TestDb::new("pgdest_tls"); // the test server offers no TLS
+    let open_url = |params: &str| {
+        PgDestination::new(&PgDestOptions {
+            url: Secret::new(format!("{}?{params}", db.url())),
+            pipeline: "p".into(),
+            schema_prefix: None,
+        })
+    };
+    let e = open_url("sslmode=require").unwrap().load_checkpoint().unwrap_err();
+    assert!(e.to_string().contains("TLS"), "sslmode=require insists on TLS: {e}");
+    open_url("sslmode=disable").unwrap().load_checkpoint().unwrap();
+    let e = open_url("sslmode=verify-full&sslrootcert=/nonexistent/ca.pem").err().unwrap();
+    assert!(e.message.contains("`destination.url`: cannot read sslrootcert"), "{e}");
+}
