@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use std::time::Duration;
 
-use siphon_core::config::Config;
+use siphon_core::config::{Config, DestinationKind};
 use siphon_duckdb::query::{QueryLimits, QueryService, TextResult};
 use siphon_runtime::client::{daemon, Daemon};
 use siphon_runtime::verify::{Report, VerifyOptions};
@@ -22,7 +22,11 @@ mod progress;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
-#[command(name = "siphon", version, about = "Change-data-capture replication from PostgreSQL into DuckDB")]
+#[command(
+    name = "siphon",
+    version,
+    about = "Change-data-capture replication from PostgreSQL into DuckDB or PostgreSQL"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -41,7 +45,8 @@ enum Command {
         #[arg(short, long, default_value = "siphon.toml")]
         config: PathBuf,
     },
-    /// Run a read-only SQL query on the replica: through the running daemon, or on the file.
+    /// Run a read-only SQL query on a DuckDB replica: through the running daemon, or on the file.
+    /// (A PostgreSQL replica is an ordinary database: query it directly.)
     Query {
         #[arg(short, long, default_value = "siphon.toml")]
         config: PathBuf,
@@ -485,16 +490,13 @@ fn set_paused(config: &Config, paused: bool) -> anyhow::Result<()> {
 }
 
 fn query(config: &Config, sql: &str, format: Format, limits: QueryLimits) -> anyhow::Result<()> {
+    let path = match (&config.destination.kind, &config.destination.path) {
+        (DestinationKind::Duckdb, Some(path)) => path,
+        (kind, _) => anyhow::bail!("{}", siphon_runtime::control::not_queryable(*kind)),
+    };
     let result = match daemon(config) {
         Some(daemon) => query_daemon(&daemon, sql, limits)?,
-        None => {
-            let path = config
-                .destination
-                .path
-                .as_ref()
-                .ok_or_else(|| anyhow::anyhow!("destination.kind = \"null\" keeps no rows to query"))?;
-            QueryService::open_file(path).and_then(|q| q.query(sql, limits)).map_err(|e| anyhow::anyhow!("{e}"))?
-        }
+        None => QueryService::open_file(path).and_then(|q| q.query(sql, limits)).map_err(|e| anyhow::anyhow!("{e}"))?,
     };
     print_result(&result, format)?;
     if result.truncated {

@@ -209,6 +209,8 @@ fn default_max_backoff_s() -> u64 {
 pub enum DestinationKind {
     /// An embedded DuckDB database file.
     Duckdb,
+    /// A PostgreSQL database (`destination.url`).
+    Postgres,
     /// Discards rows but keeps checkpoints (benchmarks, diagnosis).
     Null,
 }
@@ -227,6 +229,16 @@ pub struct DestinationConfig {
     /// values stay; rows written afterwards hold NULL in it).
     #[serde(default)]
     pub drop_columns: bool,
+    /// The PostgreSQL database to write (required for `kind = "postgres"`):
+    /// `postgres://user:password@host:port/database?sslmode=...`, TLS as for `source.url`. A
+    /// secret, like `source.url`.
+    #[serde(default)]
+    pub url: Option<Secret>,
+    /// For `kind = "postgres"`: put the source schema `s` into the destination schema
+    /// `<schema_prefix>s` (e.g. `"shop_"`: `public.orders` becomes `shop_public.orders`).
+    /// Default: the source's schema names.
+    #[serde(default)]
+    pub schema_prefix: Option<String>,
 }
 
 fn default_memory_limit_mib() -> u64 {
@@ -404,9 +416,7 @@ impl Config {
                 TableName::parse(t).map_err(|e| ConfigError::new(format!("source.tables[{i}]"), e.to_string()))?;
             }
         }
-        if self.destination.kind == DestinationKind::Duckdb && self.destination.path.is_none() {
-            return Err(ConfigError::new("destination.path", "required when destination.kind = \"duckdb\": the DuckDB file to write, e.g. path = \"./replica.duckdb\""));
-        }
+        self.validate_destination()?;
         if self.destination.memory_limit_mib < 16 {
             return Err(ConfigError::new(
                 "destination.memory_limit_mib",
@@ -444,6 +454,47 @@ impl Config {
         positive("flush.max_rows", self.flush.max_rows)?;
         positive("flush.max_bytes", self.flush.max_bytes)?;
         positive("source.reconnect_max_backoff_s", self.source.reconnect_max_backoff_s as usize)
+    }
+
+    /// The keys of `[destination]` that depend on its kind.
+    fn validate_destination(&self) -> Result<(), ConfigError> {
+        let d = &self.destination;
+        let is = |kind| d.kind == kind;
+        if is(DestinationKind::Duckdb) && d.path.is_none() {
+            return Err(ConfigError::new("destination.path", "required when destination.kind = \"duckdb\": the DuckDB file to write, e.g. path = \"./replica.duckdb\""));
+        }
+        if !is(DestinationKind::Duckdb) && d.path.is_some() {
+            return Err(ConfigError::new(
+                "destination.path",
+                "only used with destination.kind = \"duckdb\"; remove it",
+            ));
+        }
+        match &d.url {
+            None if is(DestinationKind::Postgres) => Err(ConfigError::new(
+                "destination.url",
+                "required when destination.kind = \"postgres\": the database to write, e.g. url = \"postgres://siphon:${PGPASSWORD}@replica.internal:5432/analytics\"",
+            )),
+            Some(_) if !is(DestinationKind::Postgres) => {
+                Err(ConfigError::new("destination.url", "only used with destination.kind = \"postgres\"; remove it"))
+            }
+            Some(url) if !url.expose().starts_with("postgres://") && !url.expose().starts_with("postgresql://") => {
+                Err(ConfigError::new("destination.url", "expected a URL starting with postgres:// or postgresql://"))
+            }
+            _ => Ok(()),
+        }?;
+        match &d.schema_prefix {
+            Some(_) if !is(DestinationKind::Postgres) => Err(ConfigError::new(
+                "destination.schema_prefix",
+                "only used with destination.kind = \"postgres\"; remove it",
+            )),
+            Some(prefix) => check_name(
+                "destination.schema_prefix",
+                prefix,
+                "lower-case letters, digits and '_' (prepended to each source schema name)",
+                |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_',
+            ),
+            None => Ok(()),
+        }
     }
 
     /// The tables named in the config, parsed (validation guarantees they parse).
@@ -546,7 +597,7 @@ interval_ms = 1000
 "#;
 
     fn env(k: &str) -> Option<String> {
-        (k == "PGPASSWORD").then(|| "s3cret".to_string())
+        matches!(k, "PGPASSWORD" | "DW_PASSWORD").then(|| "s3cret".to_string())
     }
 
     fn err(text: &str) -> ConfigError {
@@ -618,8 +669,36 @@ interval_ms = 1000
     }
 
     #[test]
+    fn postgres_needs_a_url_and_keeps_it_secret() {
+        let pg = GOOD.replace(
+            "kind = \"duckdb\"\npath = \"./replica.duckdb\"",
+            "kind = \"postgres\"\nurl = \"postgres://w:${PGPASSWORD}@replica:5432/dw\"\nschema_prefix = \"shop_\"",
+        );
+        let c = Config::parse(&pg, &env).unwrap();
+        assert_eq!(c.destination.url.as_ref().map(Secret::expose), Some("postgres://w:s3cret@replica:5432/dw"));
+        assert_eq!(c.destination.schema_prefix.as_deref(), Some("shop_"));
+        assert!(!format!("{c:?}").contains("s3cret"), "Debug must redact the destination URL");
+        let e = err(&pg.replace("url = \"postgres://w:${PGPASSWORD}@replica:5432/dw\"", ""));
+        assert_eq!(e.path, "destination.url");
+        assert!(e.message.contains("required when destination.kind = \"postgres\""), "{e}");
+        let e = err(&pg.replace("postgres://w:", "mysql://w:"));
+        assert_eq!(e.path, "destination.url");
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+        let e = err(&pg.replace("shop_", "Shop-"));
+        assert_eq!(e.path, "destination.schema_prefix");
+        let e = err(&pg.replace("schema_prefix = \"shop_\"", "path = \"x.duckdb\""));
+        assert_eq!(e.path, "destination.path", "a DuckDB key on a postgres destination is refused");
+        let e = err(&GOOD.replace("path = \"./replica.duckdb\"", "path = \"./r.duckdb\"\nurl = \"postgres://x@y/z\""));
+        assert_eq!(e.path, "destination.url");
+    }
+
+    #[test]
     fn the_example_configs_parse() {
-        for text in [include_str!("../../../examples/siphon.toml"), include_str!("../../../examples/null.toml")] {
+        for text in [
+            include_str!("../../../examples/siphon.toml"),
+            include_str!("../../../examples/null.toml"),
+            include_str!("../../../examples/postgres.toml"),
+        ] {
             Config::parse(text, &env).unwrap();
         }
     }

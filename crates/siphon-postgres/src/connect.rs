@@ -1,5 +1,6 @@
 //! Connections to the source: ordinary SQL sessions (tokio-postgres) and replication sessions
-//! (pgwire-replication), both from the one `source.url`.
+//! (pgwire-replication), both from the one `source.url`. The PostgreSQL destination opens its SQL
+//! session the same way, from `destination.url` ([`Endpoint::Destination`]).
 //!
 //! Every session runs with `TimeZone=UTC`, `DateStyle=ISO`, `IntervalStyle=postgres`,
 //! `extra_float_digits=3` (the shortest text that reads back to the same float),
@@ -24,9 +25,34 @@ use crate::tls::{SslMode, TlsSettings};
 pub const SESSION_OPTIONS: &str = "-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 \
      -c lc_monetary=C -c bytea_output=hex -c client_encoding=UTF8";
 
-/// Opens sessions to the source database.
+/// The server a connector reaches, and so the setting its errors name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    Source,
+    Destination,
+}
+
+impl Endpoint {
+    /// The configuration key of its URL.
+    pub fn url_key(self) -> &'static str {
+        match self {
+            Endpoint::Source => "source.url",
+            Endpoint::Destination => "destination.url",
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            Endpoint::Source => "source",
+            Endpoint::Destination => "destination",
+        }
+    }
+}
+
+/// Opens sessions to the source database (or, for the PostgreSQL destination, to that one).
 #[derive(Clone)]
 pub struct PgConnector {
+    endpoint: Endpoint,
     config: tokio_postgres::Config,
     host: String,
     port: u16,
@@ -47,10 +73,16 @@ impl std::fmt::Debug for PgConnector {
 impl PgConnector {
     /// Parses `source.url`. Errors never repeat the URL (it may hold a password).
     pub fn new(url: &Secret, application_name: &str) -> Result<Self, Error> {
-        let (rest, tls) = split_tls_params(url.expose())?;
+        Self::for_endpoint(Endpoint::Source, url, application_name)
+    }
+
+    /// Parses the URL of `endpoint`; errors name its key and never repeat the URL.
+    pub fn for_endpoint(endpoint: Endpoint, url: &Secret, application_name: &str) -> Result<Self, Error> {
+        let key = endpoint.url_key();
+        let (rest, tls) = split_tls_params(url.expose(), key)?;
         let mut config: tokio_postgres::Config = rest.parse().map_err(|e: tokio_postgres::Error| {
-            Error::fatal("invalid configuration at `source.url`: not a valid PostgreSQL URL")
-                .with_detail(redact(&e.to_string(), url.expose()))
+            Error::fatal(format!("invalid configuration at `{key}`: not a valid PostgreSQL URL"))
+                .with_detail(redact(&e.to_string(), url.expose(), key))
                 .with_hint("expected postgres://user:password@host:port/database[?sslmode=...&sslrootcert=...]")
         })?;
         config.ssl_mode(match tls.mode {
@@ -67,13 +99,14 @@ impl PgConnector {
         };
         let port = config.get_ports().first().copied().unwrap_or(5432);
         let user = config.get_user().map(str::to_string).ok_or_else(|| {
-            Error::fatal("invalid configuration at `source.url`: no user name")
+            Error::fatal(format!("invalid configuration at `{key}`: no user name"))
                 .with_hint("put the user in the URL: postgres://USER:password@host/db")
         })?;
         let password = Secret::new(String::from_utf8_lossy(config.get_password().unwrap_or_default()));
         let database = config.get_dbname().unwrap_or(&user).to_string();
         config.options(SESSION_OPTIONS).application_name(application_name).connect_timeout(Duration::from_secs(10));
         Ok(PgConnector {
+            endpoint,
             config,
             host,
             port,
@@ -108,7 +141,7 @@ impl PgConnector {
     }
 
     fn connect_error(&self, e: tokio_postgres::Error) -> Error {
-        classify(e, &format!("could not connect to the source {}", self.describe()))
+        classify(e, &format!("could not connect to the {} {}", self.endpoint.noun(), self.describe()))
     }
 
     /// Settings for a replication session on `slot` / `publication`.
@@ -180,22 +213,22 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 
 /// Takes `sslmode` and `sslrootcert` out of the URL (tokio-postgres knows neither
 /// `verify-ca`/`verify-full` nor `sslrootcert`); the rest is left as it was.
-fn split_tls_params(url: &str) -> Result<(String, TlsSettings), Error> {
+fn split_tls_params(url: &str, url_key: &'static str) -> Result<(String, TlsSettings), Error> {
     let (mut mode, mut root_cert) = (SslMode::Prefer, None);
     let Some((base, query)) = url.split_once('?') else {
-        return Ok((url.to_string(), TlsSettings::new(mode, root_cert)));
+        return Ok((url.to_string(), TlsSettings::new(mode, root_cert, url_key)));
     };
     let mut kept = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         match key {
-            "sslmode" => mode = SslMode::parse(&percent_decode(value))?,
+            "sslmode" => mode = SslMode::parse(&percent_decode(value), url_key)?,
             "sslrootcert" => root_cert = Some(PathBuf::from(percent_decode(value))),
             _ => kept.push(pair),
         }
     }
     let rest = if kept.is_empty() { base.to_string() } else { format!("{base}?{}", kept.join("&")) };
-    Ok((rest, TlsSettings::new(mode, root_cert)))
+    Ok((rest, TlsSettings::new(mode, root_cert, url_key)))
 }
 
 fn percent_decode(s: &str) -> String {
@@ -219,8 +252,8 @@ fn percent_decode(s: &str) -> String {
 }
 
 /// Removes the URL (and so its password) from a message that may quote it.
-fn redact(message: &str, url: &str) -> String {
-    message.replace(url, "<source.url>")
+fn redact(message: &str, url: &str, key: &str) -> String {
+    message.replace(url, &format!("<{key}>"))
 }
 
 #[cfg(test)]
@@ -236,13 +269,15 @@ mod tests {
 
     #[test]
     fn tls_parameters_are_taken_out_of_the_url() {
-        let (rest, tls) =
-            split_tls_params("postgres://u:p@h/db?sslmode=verify-full&sslrootcert=%2Ftmp%2Fca.pem&connect_timeout=5")
-                .unwrap();
+        let (rest, tls) = split_tls_params(
+            "postgres://u:p@h/db?sslmode=verify-full&sslrootcert=%2Ftmp%2Fca.pem&connect_timeout=5",
+            "source.url",
+        )
+        .unwrap();
         assert_eq!(rest, "postgres://u:p@h/db?connect_timeout=5");
         assert_eq!(tls.mode, SslMode::VerifyFull);
         assert_eq!(tls.root_cert, Some(PathBuf::from("/tmp/ca.pem")));
-        let (rest, tls) = split_tls_params("postgres://u:p@h/db").unwrap();
+        let (rest, tls) = split_tls_params("postgres://u:p@h/db", "source.url").unwrap();
         assert_eq!((rest.as_str(), tls.mode), ("postgres://u:p@h/db", SslMode::Prefer));
         let e = PgConnector::new(&Secret::new("postgres://u:hunter2@h/db?sslmode=sometimes"), "t").unwrap_err();
         assert!(e.to_string().contains("sslmode=\"sometimes\""), "{e}");
@@ -254,5 +289,8 @@ mod tests {
         let e = PgConnector::new(&Secret::new("postgres://app:hunter2@db:notaport/shop"), "t").unwrap_err();
         assert!(e.to_string().contains("source.url"), "{e}");
         assert!(!e.to_string().contains("hunter2"), "{e}");
+        let dest = Secret::new("postgres://app:hunter2@db/shop?sslmode=sometimes");
+        let e = PgConnector::for_endpoint(Endpoint::Destination, &dest, "t").unwrap_err();
+        assert!(e.to_string().contains("`destination.url`") && !e.to_string().contains("hunter2"), "{e}");
     }
 }

@@ -37,7 +37,8 @@ pub enum SslMode {
 }
 
 impl SslMode {
-    pub fn parse(s: &str) -> Result<SslMode, Error> {
+    /// Parses the `sslmode` of the URL at configuration key `key`.
+    pub fn parse(s: &str, key: &str) -> Result<SslMode, Error> {
         Ok(match s {
             "disable" => SslMode::Disable,
             "allow" | "prefer" => SslMode::Prefer,
@@ -46,17 +47,19 @@ impl SslMode {
             "verify-full" => SslMode::VerifyFull,
             other => {
                 return Err(Error::fatal(format!(
-                    "invalid configuration at `source.url`: sslmode={other:?} is not one of disable, prefer, require, verify-ca, verify-full"
+                    "invalid configuration at `{key}`: sslmode={other:?} is not one of disable, prefer, require, verify-ca, verify-full"
                 )))
             }
         })
     }
 }
 
-/// The TLS settings of `source.url`.
+/// The TLS settings of a URL (`source.url`, or `destination.url` for the PostgreSQL destination).
 #[derive(Clone, Debug)]
 pub struct TlsSettings {
     pub mode: SslMode,
+    /// The URL's configuration key, for errors.
+    key: &'static str,
     /// `sslrootcert`: PEM file of the CA(s) that sign the server certificate.
     pub root_cert: Option<PathBuf>,
     /// For `verify-ca`: a DNS name of the server certificate, learned when a SQL session verified
@@ -65,8 +68,8 @@ pub struct TlsSettings {
 }
 
 impl TlsSettings {
-    pub fn new(mode: SslMode, root_cert: Option<PathBuf>) -> Self {
-        TlsSettings { mode, root_cert, learned_name: Arc::default() }
+    pub fn new(mode: SslMode, root_cert: Option<PathBuf>, key: &'static str) -> Self {
+        TlsSettings { mode, key, root_cert, learned_name: Arc::default() }
     }
 
     /// The rustls configuration for SQL sessions.
@@ -100,7 +103,7 @@ impl TlsSettings {
             return Ok(roots);
         };
         let bad = |e: String| {
-            Error::fatal(format!("invalid configuration at `source.url`: cannot read sslrootcert {}", path.display()))
+            Error::fatal(format!("invalid configuration at `{}`: cannot read sslrootcert {}", self.key, path.display()))
                 .with_detail(e)
                 .with_hint("sslrootcert must name a PEM file with the CA certificate(s) of the server")
         };

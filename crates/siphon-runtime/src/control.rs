@@ -29,7 +29,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use siphon_core::config::{Config, Secret};
+use siphon_core::config::{Config, DestinationKind, Secret};
 use siphon_core::Error;
 use siphon_duckdb::query::{QueryLimits, QueryService};
 use siphon_duckdb::verify::Replica;
@@ -44,6 +44,8 @@ pub(crate) struct ControlState {
     config: Config,
     token: Secret,
     queries: Option<Arc<QueryService>>,
+    /// Why `queries` is `None`.
+    destination: DestinationKind,
     pub(crate) state_dir: PathBuf,
     levers: Levers,
     pub(crate) history: Arc<crate::dashboard::History>,
@@ -97,6 +99,7 @@ pub async fn start(
         config: config.clone(),
         token,
         queries,
+        destination: config.destination.kind,
         state_dir: state_dir.to_path_buf(),
         levers,
         history,
@@ -274,8 +277,7 @@ async fn query(
         }
     };
     let Some(service) = state.queries.clone() else {
-        let err = Error::fatal("this pipeline keeps no rows to query").with_detail("destination.kind = \"null\"");
-        return error_response(StatusCode::CONFLICT, &err);
+        return error_response(StatusCode::CONFLICT, &not_queryable(state.destination));
     };
     let defaults = QueryLimits::default();
     let limits = QueryLimits {
@@ -293,6 +295,18 @@ async fn query(
             StatusCode::INTERNAL_SERVER_ERROR,
             &Error::fatal("the query task failed").with_detail(e.to_string()),
         ),
+    }
+}
+
+/// Why siphon serves no queries for a destination other than DuckDB.
+pub fn not_queryable(kind: DestinationKind) -> Error {
+    match kind {
+        DestinationKind::Postgres => Error::fatal("siphon query reads DuckDB destinations only")
+            .with_detail("destination.kind = \"postgres\"")
+            .with_hint("the replica is an ordinary PostgreSQL database: query it at destination.url with psql or any client, also while siphon runs (readers never see part of a source transaction)"),
+        DestinationKind::Null | DestinationKind::Duckdb => {
+            Error::fatal("this pipeline keeps no rows to query").with_detail("destination.kind = \"null\"")
+        }
     }
 }
 

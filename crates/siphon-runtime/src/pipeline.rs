@@ -76,6 +76,7 @@ use siphon_core::schema::{TableName, TableSchema};
 use siphon_core::{Error, Lsn};
 use siphon_duckdb::query::QueryService;
 use siphon_duckdb::{DuckDbDestination, DuckDbOptions};
+use siphon_pgdest::{PgDestOptions, PgDestination};
 use siphon_postgres::{catalog, slot, PgConnector, PgStream};
 use tokio::sync::watch;
 
@@ -326,6 +327,15 @@ fn open_destination(config: &Config, state_dir: &StateDir) -> Result<OpenedDesti
             })?;
             let queries = Arc::new(duckdb.query_service()?);
             (Box::new(duckdb), Some(queries))
+        }
+        DestinationKind::Postgres => {
+            let url = config.destination.url.clone().ok_or_else(|| Error::fatal("destination.url is not set"))?;
+            let postgres = PgDestination::new(&PgDestOptions {
+                url,
+                pipeline: config.pipeline.name.clone(),
+                schema_prefix: config.destination.schema_prefix.clone(),
+            })?;
+            (Box::new(postgres), None)
         }
     })
 }
