@@ -45,6 +45,10 @@ macro_rules! suite {
                 super::an_added_column_appears_with_its_values($kind)
             }
             #[test]
+            fn schema_changes_without_row_changes_and_type_changes() {
+                super::schema_changes_without_row_changes_and_type_changes($kind)
+            }
+            #[test]
             fn kill_9_while_streaming_is_exact() {
                 super::kill_9_while_streaming_is_exact($kind)
             }
@@ -398,6 +402,39 @@ fn an_added_column_appears_with_its_values(kind: Kind) {
     let sql = "SELECT id, v, w, array_to_string(tags, ',') FROM public.t";
     let read = dest.read_back(sql, "SELECT id, v, w, array_to_string(tags.elements, ',') FROM public.t");
     assert_same(dest.rows(&p, read), pg_rows(&src, sql), "t with added columns");
+}
+
+fn schema_changes_without_row_changes_and_type_changes(kind: Kind) {
+    let src = TestDb::new("comp_schema");
+    src.psql("CREATE TABLE t (id int PRIMARY KEY, n int, gone text); INSERT INTO t SELECT i, i, 'g' FROM generate_series(1, 50) i;");
+    let dest = Dest::new(kind, "comp_schema");
+    let p = dest.pipeline(&src, &["public.t"], "[flush]\ninterval_ms = 50");
+    let text = std::fs::read_to_string(&p.config).unwrap();
+    std::fs::write(
+        &p.config,
+        text.replace("[source]\n", "[source]\nschema_poll_s = 1\n")
+            .replace("[destination]\n", "[destination]\ndrop_columns = true\n"),
+    )
+    .unwrap();
+    let mut s = p.start();
+    s.wait_synced(&src);
+    // No row changes after it: the column and its default come from the catalog and a copy.
+    src.psql("ALTER TABLE t ADD COLUMN flag int NOT NULL DEFAULT 7");
+    siphon_testkit::wait_for("existing rows to get the added column's default", common::TIMEOUT, || {
+        let read = std::panic::AssertUnwindSafe(|| dest.live_rows(&p, "SELECT count(*) FROM public.t WHERE flag = 7"));
+        let rows = std::panic::catch_unwind(read).ok()?;
+        (rows == vec![vec!["50".to_string()]]).then_some(())
+    });
+    src.psql(
+        "ALTER TABLE t ALTER COLUMN n TYPE bigint; ALTER TABLE t DROP COLUMN gone;
+              INSERT INTO t VALUES (51, 1099511627776, 8); UPDATE t SET n = -n WHERE id = 1;",
+    );
+    s.wait_synced(&src);
+    assert!(s.stop().success());
+    let sql = "SELECT id, n, flag FROM public.t";
+    assert_same(dest.rows(&p, sql), pg_rows(&src, sql), "t after ADD COLUMN DEFAULT, a wider type and DROP COLUMN");
+    let gone = "SELECT count(*) FROM information_schema.columns WHERE table_name = 't' AND column_name = 'gone'";
+    assert_eq!(dest.rows(&p, gone), vec![vec!["0".to_string()]], "drop_columns dropped it");
 }
 
 fn kill_9_while_streaming_is_exact(kind: Kind) {

@@ -239,6 +239,15 @@ impl PgDestination {
 
     /// Applies one table's batch: see the module doc.
     fn apply_table(&mut self, tb: TableBatch) -> Result<(), Error> {
+        // Around a schema change, rows of the old and the new shape can follow each other (and a
+        // copy reads the catalog's newest shape): apply each with its own columns.
+        let prepared = self.tables.get(&tb.schema.name).is_some_and(|s| {
+            s.columns.len() == tb.schema.columns.len()
+                && s.columns.iter().zip(&tb.schema.columns).all(|(a, b)| a.name == b.name)
+        });
+        if !prepared {
+            self.ensure_table(&tb.schema)?;
+        }
         let name = tb.schema.name.clone();
         let state = self
             .tables
@@ -485,6 +494,65 @@ impl Destination for PgDestination {
                 rows: r.get::<_, i64>(8) as u64,
             })
             .collect())
+    }
+
+    fn add_columns(&mut self, table: &TableName, columns: &[Column]) -> Result<(), DestinationError> {
+        let target = self.target(table)?;
+        let what = format!("could not add columns to {target} at the destination");
+        self.begin(&what)?;
+        let err = |e: SqlError| e.classify(&what);
+        let existing = self.read_columns(&target).map_err(err)?;
+        let missing: Vec<&Column> = columns.iter().filter(|c| !existing.iter().any(|d| d.name == c.name)).collect();
+        if existing.is_empty() || missing.is_empty() {
+            return Ok(());
+        }
+        let types = self.resolve_types(&missing).map_err(err)?;
+        let sql: Vec<String> = missing
+            .iter()
+            .zip(&types)
+            .map(|(c, t)| {
+                dialect::add_column(&target, &c.name, t).replacen("ADD COLUMN", "ADD COLUMN IF NOT EXISTS", 1)
+            })
+            .collect();
+        self.session.batch(&sql.join(";\n")).map_err(err)
+    }
+
+    fn change_columns(
+        &mut self,
+        table: &TableName,
+        retyped: &[Column],
+        dropped: &[String],
+    ) -> Result<(), DestinationError> {
+        let target = self.target(table)?;
+        let what = format!("could not change columns of {target} at the destination");
+        self.begin(&what)?;
+        let err = |e: SqlError| e.classify(&what);
+        let refs: Vec<&Column> = retyped.iter().collect();
+        let types = self.resolve_types(&refs).map_err(err)?;
+        let q = siphon_core::schema::quote_ident;
+        let mut sql: Vec<String> = retyped
+            .iter()
+            .zip(&types)
+            .map(|(c, t)| {
+                format!(
+                    "ALTER TABLE {} ALTER COLUMN {} TYPE {t} USING {}::{t}",
+                    target.quoted(),
+                    q(&c.name),
+                    q(&c.name)
+                )
+            })
+            .collect();
+        sql.extend(dropped.iter().map(|d| format!("ALTER TABLE {} DROP COLUMN IF EXISTS {}", target.quoted(), q(d))));
+        if !sql.is_empty() {
+            self.session.batch(&sql.join(";\n")).map_err(|e| {
+                e.classify(&what).with_hint(format!(
+                    "the source changed the table's columns; copy it again: siphon backfill {table} --mode truncate (after dropping the destination table if its columns cannot change)"
+                ))
+            })?;
+        }
+        // Rows are staged for the table's columns as they were: prepare again on the next rows.
+        self.tables.remove(table);
+        Ok(())
     }
 
     fn ensure_table(&mut self, schema: &TableSchema) -> Result<(), DestinationError> {
