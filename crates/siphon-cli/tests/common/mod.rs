@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
@@ -58,7 +59,10 @@ impl Pipeline {
     /// Starts `siphon run`, its output appended to the pipeline's log.
     pub fn start(&self) -> Siphon {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path()).unwrap();
+        // A process group of its own: only this harness signals it (by pid, see `stop`), never
+        // a signal meant for the test's group (which the test's PostgreSQL servers share).
         let child = Command::new(env!("CARGO_BIN_EXE_siphon"))
+            .process_group(0)
             .args(["run", "--config"])
             .arg(&self.config)
             .env("SIPHON_LOG", "info,siphon_runtime=debug")
