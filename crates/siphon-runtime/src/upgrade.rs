@@ -7,7 +7,7 @@
 //!           ─► below PostgreSQL 17: drop the slot (pg_upgrade cannot carry it); 17+: keep it
 //!  (operator runs pg_upgrade)
 //!  finish:  doctor on the new server ─► checksums again: unchanged? ─► anchor the pipeline at the
-//!           (new or kept) slot ─► resume ─► wait for catch-up ─► compare source and replica
+//!           (new or kept) slot ─► resume ─► wait for catch-up ─► verify source and replica (as `siphon verify`)
 //! ```
 //!
 //! Why the anchor is exact: at prepare the replica equals the source at its checkpoint (caught up,
@@ -263,16 +263,23 @@ pub async fn finish(config: &Config) -> Result<(String, bool), Error> {
     }
     d.request("POST", "/v1/resume", None)?;
     catch_up(&client, &d, Duration::from_secs(3600)).await?;
-    let mut equal = true;
-    for (t, sum) in table_sums(&client, config).await? {
-        let q = d.request("POST", "/v1/query", Some(serde_json::json!({ "sql": format!("SELECT count(*) FROM {}", TableName::parse(&t).map(|n| n.quoted()).unwrap_or_default()) })))?;
-        let replica: i64 = q["rows"][0][0].as_str().and_then(|s| s.parse().ok()).unwrap_or(-1);
-        let ok = replica == sum.rows;
-        equal &= ok;
+    // The same comparison as `siphon verify`: row by row (counts and checksums per key chunk),
+    // exact while the pipeline streams.
+    let verified = d.request("POST", "/v1/verify", Some(serde_json::json!({})))?;
+    let mut equal = verified["equal"].as_bool().unwrap_or(false);
+    let tables = verified["verified"]["tables"].as_array().cloned().unwrap_or_default();
+    equal &= !tables.is_empty();
+    for t in &tables {
+        let ok = t["equal"].as_bool().unwrap_or(false);
         report.push_str(&format!(
-            "{} {t}: source {} rows, replica {replica} rows\n",
+            "{} {}: source {} rows, replica {} rows, {} missing, {} extra, {} different\n",
             if ok { "ok  " } else { "DIFF" },
-            sum.rows
+            t["table"].as_str().unwrap_or_default(),
+            t["source_rows"],
+            t["replica_rows"],
+            t["missing"],
+            t["extra"],
+            t["different"]
         ));
     }
     if equal {
