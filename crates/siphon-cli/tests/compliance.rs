@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{assert_same_rows, duck_rows, pg_rows, pg_rows_on, siphon_cli, Pipeline, Siphon};
+use common::{assert_same_rows, duck_rows, pg_rows, pg_rows_on, siphon_cli, wait_event, Pipeline, Siphon};
 use siphon_testkit::{wait_for, TestDb};
 
 /// The destinations under test.
@@ -465,22 +465,6 @@ fn kill_9_while_streaming_is_exact(kind: Kind) {
     assert!(s.stop().success());
     assert_eq!(check_bank(&dest.rows(&p, BANK_STATE)[0]).1, 600, "every transfer exactly once after 4 kill -9");
     assert_same(bank_rows(|sql| dest.rows(&p, sql)), bank_rows(|sql| pg_rows(&src, sql)), "bank tables after kill -9");
-}
-
-fn events(p: &Pipeline, name: &str) -> Vec<serde_json::Value> {
-    let text = std::fs::read_to_string(p.dir.path().join("state/events.jsonl")).unwrap_or_default();
-    text.lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|e| e["event"] == name)
-        .collect()
-}
-
-fn wait_event(s: &mut Siphon, p: &Pipeline, name: &str, count: usize) -> serde_json::Value {
-    wait_for(&format!("{count} {name} event(s)"), common::TIMEOUT, || {
-        s.status()?;
-        let e = events(p, name);
-        (e.len() >= count).then(|| e[count - 1].clone())
-    })
 }
 
 fn kill_9_mid_snapshot_resumes_exactly(kind: Kind) {

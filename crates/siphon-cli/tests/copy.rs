@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::{assert_same_rows, pg_rows, siphon_cli, Pipeline, Siphon};
-use siphon_testkit::{wait_for, TestDb};
+use common::{assert_same_rows, events, pg_rows, siphon_cli, wait_event, Pipeline};
+use siphon_testkit::TestDb;
 
 const ITEMS: &str = "CREATE TABLE items (id int PRIMARY KEY, grp text NOT NULL, qty int, note text);
                      INSERT INTO items SELECT i, 'g' || (i % 17), i % 1000, repeat('n', i % 50)
@@ -27,22 +27,6 @@ fn pairs_pg(db: &TestDb) -> Vec<Vec<String>> {
 
 fn pairs_duck(p: &Pipeline) -> Vec<Vec<String>> {
     p.duck("SELECT a, b::VARCHAR, v::VARCHAR FROM public.pairs ORDER BY a, b")
-}
-
-fn events(p: &Pipeline, name: &str) -> Vec<serde_json::Value> {
-    let text = std::fs::read_to_string(p.dir.path().join("state/events.jsonl")).unwrap_or_default();
-    text.lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|e| e["event"] == name)
-        .collect()
-}
-
-fn wait_event(s: &mut Siphon, p: &Pipeline, name: &str, count: usize) -> serde_json::Value {
-    wait_for(&format!("{count} {name} event(s)"), common::TIMEOUT, || {
-        s.status()?; // keeps the wait tied to a live pipeline
-        let e = events(p, name);
-        (e.len() >= count).then(|| e[count - 1].clone())
-    })
 }
 
 /// A stream of mixed writes on `items` (inserts past the end, updates, deletes) in small

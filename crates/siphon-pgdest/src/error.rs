@@ -12,6 +12,7 @@
 
 use siphon_core::schema::TableName;
 use siphon_core::Error;
+use siphon_postgres::connect::error_chain;
 
 /// Why a statement failed.
 #[derive(Debug)]
@@ -141,17 +142,6 @@ fn server_message(code: &str, message: &str) -> String {
         out.push_str(parts.next().unwrap_or_default());
     }
     out
-}
-
-/// The error and its sources, joined (tokio-postgres keeps the I/O cause in the source).
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        parts.push(s.to_string());
-        cur = s.source();
-    }
-    parts.join(": ")
 }
 
 #[cfg(test)]

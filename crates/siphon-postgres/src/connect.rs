@@ -200,8 +200,8 @@ fn is_certificate_error(detail: &str) -> bool {
     d.contains("certificate") || d.contains("unknownissuer") || d.contains("notvalidforname")
 }
 
-/// The error and its sources, joined: tokio-postgres puts the TLS cause in the source.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+/// The error and its sources, joined: tokio-postgres puts the TLS or I/O cause in the source.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts = vec![e.to_string()];
     let mut cur = e.source();
     while let Some(s) = cur {

@@ -166,6 +166,24 @@ impl Drop for Siphon {
     }
 }
 
+/// The events named `name` in the pipeline's `events.jsonl`, oldest first.
+pub fn events(p: &Pipeline, name: &str) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(p.dir.path().join("state/events.jsonl")).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"] == name)
+        .collect()
+}
+
+/// Waits until `p` has logged `count` events named `name`; the `count`-th.
+pub fn wait_event(s: &mut Siphon, p: &Pipeline, name: &str, count: usize) -> serde_json::Value {
+    wait_for(&format!("{count} {name} event(s)"), TIMEOUT, || {
+        s.assert_running();
+        let e = events(p, name);
+        (e.len() >= count).then(|| e[count - 1].clone())
+    })
+}
+
 pub fn signal(pid: u32, sig: &str) {
     let ok = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status().unwrap().success();
     assert!(ok, "kill -{sig} {pid} failed");
