@@ -8,6 +8,7 @@
 pub mod batch;
 pub mod change;
 pub mod config;
+pub mod copy;
 pub mod destination;
 pub mod doctor;
 pub mod error;

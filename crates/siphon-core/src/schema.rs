@@ -53,7 +53,12 @@ pub fn quote_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-/// The source's description of a column's type.
+/// The source's description of a column's type, in PostgreSQL's type vocabulary.
+///
+/// Every source speaks it: a PostgreSQL source reports its catalog as is; another source maps
+/// each of its types to the PostgreSQL type that holds every value of it (MySQL `INT UNSIGNED`
+/// is `bigint`, `DATETIME(6)` is `timestamp(6) without time zone`, ...) and delivers values in
+/// that type's PostgreSQL text form. Destinations then need one type map, not one per source.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SourceType {
     /// PostgreSQL type OID (`pg_type.oid`).

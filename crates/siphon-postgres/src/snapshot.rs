@@ -24,6 +24,7 @@
 //! above, so every key, present or future, falls in exactly one chunk.
 
 use futures_util::StreamExt;
+use siphon_core::copy::{ranges_from_sample, AsyncRowSink, KeyRange};
 use siphon_core::row::{Datum, Row};
 use siphon_core::schema::{quote_ident, quote_literal, TableSchema};
 use siphon_core::Error;
@@ -31,14 +32,6 @@ use tokio_postgres::Client;
 
 use crate::connect::classify;
 use crate::protocol::copy_text::CopyTextDecoder;
-
-/// A range of key values: `lower` inclusive, `upper` exclusive, `None` unbounded. Values are
-/// the key columns' text forms, in key-column order.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct KeyRange {
-    pub lower: Option<Vec<String>>,
-    pub upper: Option<Vec<String>>,
-}
 
 /// Rows sampled per planned chunk to place the boundaries.
 const SAMPLES_PER_CHUNK: u64 = 64;
@@ -98,27 +91,6 @@ pub async fn plan_chunks(
         .map(|r| (0..keys.len()).map(|i| r.get::<_, Option<String>>(i).unwrap_or_default()).collect())
         .collect();
     Ok(ranges_from_sample(&sample, wanted as usize))
-}
-
-/// Cuts a sorted key sample into `chunks` ranges (fewer when the sample repeats itself).
-pub fn ranges_from_sample(sample: &[Vec<String>], chunks: usize) -> Vec<KeyRange> {
-    let mut bounds: Vec<Vec<String>> = Vec::new();
-    if chunks > 1 && !sample.is_empty() {
-        for i in 1..chunks {
-            let b = &sample[i * sample.len() / chunks];
-            if bounds.last() != Some(b) {
-                bounds.push(b.clone());
-            }
-        }
-    }
-    let mut ranges = Vec::with_capacity(bounds.len() + 1);
-    let mut lower = None;
-    for b in bounds {
-        ranges.push(KeyRange { lower: lower.take(), upper: Some(b.clone()) });
-        lower = Some(b);
-    }
-    ranges.push(KeyRange { lower, upper: None });
-    ranges
 }
 
 fn key_columns(schema: &TableSchema) -> Vec<String> {
@@ -198,11 +170,6 @@ pub async fn copy_chunk(
     Ok(total)
 }
 
-/// Where [`copy_chunk`] delivers rows (awaited, so a slow consumer slows the copy down).
-pub trait AsyncRowSink {
-    fn rows(&mut self, rows: Vec<Row>) -> impl std::future::Future<Output = Result<(), Error>> + Send;
-}
-
 fn to_row(fields: Vec<Option<String>>) -> Row {
     fields.into_iter().map(Datum::from).collect()
 }
@@ -211,34 +178,6 @@ fn to_row(fields: Vec<Option<String>>) -> Row {
 mod tests {
     use super::*;
     use siphon_core::schema::{Column, SourceType, TableName};
-
-    fn k(v: &str) -> Vec<String> {
-        vec![v.to_string()]
-    }
-
-    #[test]
-    fn ranges_cover_the_key_space_without_overlap() {
-        let sample: Vec<_> = (0..100).map(|i| k(&format!("{i:03}"))).collect();
-        let r = ranges_from_sample(&sample, 4);
-        assert_eq!(r.len(), 4);
-        assert_eq!(r[0].lower, None);
-        assert_eq!(r[3].upper, None);
-        for w in r.windows(2) {
-            assert_eq!(w[0].upper, w[1].lower);
-        }
-        assert_eq!(r[1].lower, Some(k("025")));
-    }
-
-    #[test]
-    fn repeated_samples_give_fewer_ranges() {
-        let sample = vec![k("a"); 10];
-        let r = ranges_from_sample(&sample, 4);
-        assert_eq!(
-            r,
-            vec![KeyRange { lower: None, upper: Some(k("a")) }, KeyRange { lower: Some(k("a")), upper: None }]
-        );
-        assert_eq!(ranges_from_sample(&[], 4), vec![KeyRange::default()]);
-    }
 
     #[test]
     fn range_condition_uses_row_comparison_with_typed_literals() {

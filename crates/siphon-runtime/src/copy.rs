@@ -51,7 +51,8 @@ use siphon_core::destination::ChunkRecord;
 use siphon_core::row::{Datum, Row};
 use siphon_core::schema::{TableName, TableSchema};
 use siphon_core::{Error, Lsn};
-use siphon_postgres::snapshot::{self, AsyncRowSink, KeyRange};
+use siphon_core::copy::{AsyncRowSink, KeyRange};
+use siphon_postgres::snapshot;
 use siphon_postgres::{slot, PgConnector};
 use tokio::sync::mpsc;
 
