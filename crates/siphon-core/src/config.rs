@@ -160,6 +160,9 @@ fn default_state_dir() -> PathBuf {
 #[serde(rename_all = "lowercase")]
 pub enum SourceKind {
     Postgres,
+    /// MySQL 8 or MariaDB 10.5+ (binlog replication); `kind = "mariadb"` means the same.
+    #[serde(alias = "mariadb")]
+    Mysql,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -167,7 +170,8 @@ pub enum SourceKind {
 pub struct SourceConfig {
     /// The kind of source database.
     pub kind: SourceKind,
-    /// Connection URL, `postgres://user:password@host:port/database?sslmode=...`. A secret: it
+    /// Connection URL, `postgres://user:password@host:port/database?sslmode=...` (or
+    /// `mysql://user:password@host:port/database?ssl-mode=...`). A secret: it
     /// never appears in logs or errors (use `${ENV}` to keep the password out of the file).
     pub url: Secret,
     /// Logical replication slot to find or create (lower-case letters, digits, `_`).
@@ -186,6 +190,10 @@ pub struct SourceConfig {
     /// column added at the source appears at the destination even before a row changes; 0: off.
     #[serde(default = "default_schema_poll_s")]
     pub schema_poll_s: u64,
+    /// MySQL: the server id siphon's binlog connection registers with, unique among the
+    /// server's replicas. Default: derived from `pipeline.name` (see [`Config::server_id`]).
+    #[serde(default)]
+    pub server_id: Option<u32>,
 }
 
 fn default_schema_poll_s() -> u64 {
@@ -400,10 +408,30 @@ impl Config {
         check_name("source.publication", &self.source.publication, "lower-case letters, digits and '_'", |c| {
             c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'
         })?;
-        if !self.source.url.expose().starts_with("postgres://")
-            && !self.source.url.expose().starts_with("postgresql://")
-        {
-            return Err(ConfigError::new("source.url", "expected a URL starting with postgres:// or postgresql://"));
+        let url = self.source.url.expose();
+        match self.source.kind {
+            SourceKind::Postgres if !url.starts_with("postgres://") && !url.starts_with("postgresql://") => {
+                return Err(ConfigError::new(
+                    "source.url",
+                    "expected a URL starting with postgres:// or postgresql:// (source.kind = \"postgres\")",
+                ));
+            }
+            SourceKind::Mysql if !url.starts_with("mysql://") && !url.starts_with("mariadb://") => {
+                return Err(ConfigError::new(
+                    "source.url",
+                    "expected a URL starting with mysql:// (source.kind = \"mysql\"), e.g. mysql://siphon:${MYSQL_PASSWORD}@db.internal:3306/shop",
+                ));
+            }
+            _ => {}
+        }
+        if self.source.server_id == Some(0) {
+            return Err(ConfigError::new(
+                "source.server_id",
+                "expected a positive number (0 is not a valid replica server id)",
+            ));
+        }
+        if self.source.server_id.is_some() && self.source.kind != SourceKind::Mysql {
+            return Err(ConfigError::new("source.server_id", "only used with source.kind = \"mysql\"; remove it"));
         }
         if let Some(tables) = &self.source.tables {
             if tables.is_empty() {
@@ -414,6 +442,12 @@ impl Config {
             }
             for (i, t) in tables.iter().enumerate() {
                 TableName::parse(t).map_err(|e| ConfigError::new(format!("source.tables[{i}]"), e.to_string()))?;
+                if self.source.kind == SourceKind::Mysql && !t.contains('.') {
+                    return Err(ConfigError::new(
+                        format!("source.tables[{i}]"),
+                        format!("expected \"database.table\" for a MySQL source, found {t:?}"),
+                    ));
+                }
             }
         }
         self.validate_destination()?;
@@ -495,6 +529,19 @@ impl Config {
             ),
             None => Ok(()),
         }
+    }
+
+    /// The server id of a MySQL source's binlog connection: `source.server_id`, or one derived
+    /// from `pipeline.name` (stable across restarts, distinct for distinct pipelines with high
+    /// probability, and above the small ids people give their own servers).
+    pub fn server_id(&self) -> u32 {
+        self.source.server_id.unwrap_or_else(|| {
+            let mut h: u32 = 0x811c_9dc5;
+            for b in self.pipeline.name.bytes() {
+                h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+            }
+            0x4000_0000 | (h & 0x3fff_ffff)
+        })
     }
 
     /// The tables named in the config, parsed (validation guarantees they parse).
@@ -656,6 +703,36 @@ interval_ms = 1000
         let e = err(&GOOD.replace("postgres://siphon:${PGPASSWORD}", "mysql://siphon:${PGPASSWORD}"));
         assert_eq!(e.path, "source.url");
         assert!(!e.to_string().contains("s3cret"), "{e}");
+    }
+
+    #[test]
+    fn mysql_source_needs_its_url_scheme_and_qualified_tables() {
+        let my = GOOD
+            .replace("kind = \"postgres\"", "kind = \"mariadb\"")
+            .replace(
+                "postgres://siphon:${PGPASSWORD}@127.0.0.1:5432/app",
+                "mysql://siphon:${PGPASSWORD}@127.0.0.1:3306/shop",
+            )
+            .replace("[\"public.orders\"]", "[\"shop.orders\"]");
+        let c = Config::parse(&my, &env).unwrap();
+        assert_eq!(c.source.kind, SourceKind::Mysql);
+        assert_eq!(c.tables(), Some(vec![TableName::new("shop", "orders")]));
+        let derived = c.server_id();
+        assert!(derived >= 0x4000_0000, "derived server id {derived} stays clear of small hand-picked ids");
+        let other = Config::parse(&my.replace("name = \"demo\"", "name = \"demo2\""), &env).unwrap();
+        assert_ne!(other.server_id(), derived, "distinct pipelines get distinct ids");
+        let fixed = Config::parse(&my.replace("tables = ", "server_id = 77\ntables = "), &env).unwrap();
+        assert_eq!(fixed.server_id(), 77);
+        let e = err(&my.replace("[\"shop.orders\"]", "[\"orders\"]"));
+        assert_eq!(e.path, "source.tables[0]");
+        assert!(e.message.contains("database.table"), "{e}");
+        let e = err(&my.replace("mysql://", "postgres://"));
+        assert_eq!(e.path, "source.url");
+        assert!(e.message.contains("mysql://") && !e.to_string().contains("s3cret"), "{e}");
+        let e = err(&GOOD.replace("tables = ", "server_id = 7\ntables = "));
+        assert_eq!(e.path, "source.server_id");
+        let e = err(&my.replace("tables = ", "server_id = 0\ntables = "));
+        assert_eq!(e.path, "source.server_id");
     }
 
     #[test]

@@ -46,6 +46,12 @@ pub trait AsyncRowSink {
     fn rows(&mut self, rows: Vec<Row>) -> impl std::future::Future<Output = Result<(), Error>> + Send;
 }
 
+impl<T: AsyncRowSink + Send> AsyncRowSink for &mut T {
+    fn rows(&mut self, rows: Vec<Row>) -> impl std::future::Future<Output = Result<(), Error>> + Send {
+        (**self).rows(rows)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,6 +30,18 @@
 //! In `truncate` mode the destination table is emptied at `P0` in the same commit that records
 //! the job, so it holds the stream's changes since `P0` plus the copied rows: the same cases.
 //!
+//! # A snapshot per chunk
+//!
+//! A source that cannot share one snapshot between connections (MySQL: `START TRANSACTION WITH
+//! CONSISTENT SNAPSHOT` belongs to its connection) reads each chunk at a snapshot of its own, whose
+//! consistent point `C_i` it sends before the chunk's rows ([`CopyMsg::Snapshot`]). The gate is
+//! the highest point received, so chunk `i`'s rows are applied only once the stream has delivered
+//! every transaction before `C_i`, and `P0 <= C_i` because the chunk is read after the job started.
+//! Each chunk is then exactly the single-snapshot case above with `C_i` for `C`: a key the stream
+//! touched since `P0` is dropped (the stream's value is at least as new as `C_i`'s), any other key's
+//! value as of `C_i` is current. Chunks are disjoint key ranges, so the chunks' different snapshots
+//! never disagree about one row.
+//!
 //! # Resuming after a crash
 //!
 //! Each chunk's rows commit together with its `done` record (and the stream's checkpoint), so a
@@ -47,20 +59,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use siphon_core::config::SnapshotConfig;
+use siphon_core::copy::KeyRange;
 use siphon_core::destination::ChunkRecord;
 use siphon_core::row::{Datum, Row};
 use siphon_core::schema::{TableName, TableSchema};
 use siphon_core::{Error, Lsn};
-use siphon_core::copy::{AsyncRowSink, KeyRange};
-use siphon_postgres::snapshot;
-use siphon_postgres::{slot, PgConnector};
 use tokio::sync::mpsc;
+
+use crate::source::{ChunkSink, Source};
 
 /// The record that says "this table has a copy job" before its chunks are planned.
 pub const HEADER_CHUNK: u32 = u32::MAX;
-
-/// Bytes of COPY data per message from a worker to the pipeline.
-const PIECE_BYTES: usize = 4 * 1024 * 1024;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -97,18 +106,12 @@ pub struct TableCopy {
     pub planned: Option<Vec<(u32, KeyRange, bool, u64)>>,
 }
 
-/// Where the copy's snapshot comes from.
-pub enum SnapshotSource {
-    /// The pipeline's slot was just created: its exported snapshot, held by `hold`.
-    Exported { hold: slot::CreatedSlot },
-    /// A temporary slot created for the copy, named after the pipeline's slot.
-    Temporary { slot_prefix: String },
-}
-
 /// What the copy sends to the pipeline, in order.
 pub enum CopyMsg {
-    /// The snapshot's consistent point: rows may be applied once the stream has delivered
-    /// every transaction before it.
+    /// A consistent point: the rows that follow may be applied once the stream has delivered
+    /// every transaction before it. Sent once per job when the workers share one snapshot, or
+    /// before each chunk's rows when every chunk is read at a snapshot of its own; the gate is
+    /// the highest point received, so it holds for every row that follows.
     Snapshot(Lsn),
     Planned {
         table: usize,
@@ -263,12 +266,11 @@ impl Drop for CopyJob {
 impl CopyJob {
     /// Starts copying `tables` at the snapshot of `source`. Stream changes must be reported to
     /// [`CopyJob::tracked`] from now on.
-    pub fn start(
-        connector: PgConnector,
-        publication: String,
+    pub fn start<S: Source>(
+        source: S,
         config: SnapshotConfig,
         tables: Vec<TableCopy>,
-        source: SnapshotSource,
+        held: Option<S::Snapshot>,
     ) -> CopyJob {
         let (tx, rx) = mpsc::channel(config.workers() * 2 + 4);
         let schemas: Vec<_> = tables.iter().map(|t| (t.schema.clone(), t.planned.clone())).collect();
@@ -295,7 +297,7 @@ impl CopyJob {
             .flat_map(|(t, tc)| tc.planned.iter().flatten().map(move |c| ((t, c.0), c.1.clone())))
             .collect();
         let task = tokio::spawn(async move {
-            if let Err(e) = coordinate(connector, publication, config, schemas, source, tx.clone()).await {
+            if let Err(e) = coordinate(source, config, schemas, held, tx.clone()).await {
                 let _ = tx.send(CopyMsg::Failed(e)).await;
             }
         });
@@ -378,32 +380,26 @@ pub fn new_job_id() -> String {
 
 type Planned = Option<Vec<(u32, KeyRange, bool, u64)>>;
 
-async fn coordinate(
-    connector: PgConnector,
-    publication: String,
+async fn coordinate<S: Source>(
+    source: S,
     config: SnapshotConfig,
     tables: Vec<(Arc<TableSchema>, Planned)>,
-    source: SnapshotSource,
+    held: Option<S::Snapshot>,
     tx: mpsc::Sender<CopyMsg>,
 ) -> Result<(), Error> {
     let closed = || Error::transient("the copy was cancelled");
-    let hold = match source {
-        SnapshotSource::Exported { hold } => hold,
-        SnapshotSource::Temporary { slot_prefix } => {
-            let name = format!("{}_copy_{}", slot_prefix, std::process::id());
-            let name: String = name.chars().take(63).collect();
-            slot::create_with_snapshot(&connector, &name, &publication, true).await?
-        }
-    };
-    tx.send(CopyMsg::Snapshot(hold.consistent_point)).await.map_err(|_| closed())?;
-    let client = connector.sql().await?;
+    let (snapshot, consistent_point) = source.copy_snapshot(held).await?;
+    if let Some(lsn) = consistent_point {
+        tx.send(CopyMsg::Snapshot(lsn)).await.map_err(|_| closed())?;
+    }
+    let mut conn = source.copy_connect().await?;
     let mut queue = Vec::new();
     for (t, (schema, planned)) in tables.iter().enumerate() {
         let chunks: Vec<(u32, KeyRange)> = match planned {
             Some(chunks) => chunks.iter().filter(|c| !c.2).map(|c| (c.0, c.1.clone())).collect(),
             None => {
-                let estimated_rows = snapshot::estimate_rows(&client, schema).await?;
-                let ranges = snapshot::plan_chunks(&client, schema, estimated_rows, config.chunk_rows).await?;
+                let estimated_rows = source.estimate_rows(&mut conn, schema).await?;
+                let ranges = source.plan_chunks(&mut conn, schema, estimated_rows, config.chunk_rows).await?;
                 let chunks: Vec<(u32, KeyRange)> = ranges.into_iter().enumerate().map(|(i, r)| (i as u32, r)).collect();
                 tx.send(CopyMsg::Planned { table: t, chunks: chunks.clone(), estimated_rows })
                     .await
@@ -413,19 +409,21 @@ async fn coordinate(
         };
         queue.push(chunks.into_iter().rev().collect::<Vec<_>>());
     }
-    drop(client);
+    drop(conn);
     let scheduler = Arc::new(Mutex::new(Scheduler::new(queue, &config)));
+    let snapshot = Arc::new(snapshot);
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..config.workers() {
-        let (connector, scheduler, tx) = (connector.clone(), scheduler.clone(), tx.clone());
+        let (source, scheduler, tx, snapshot) = (source.clone(), scheduler.clone(), tx.clone(), snapshot.clone());
         let schemas: Vec<_> = tables.iter().map(|t| t.0.clone()).collect();
-        let snapshot_name = hold.snapshot_name.clone();
-        workers.spawn(async move { work(connector, snapshot_name, schemas, scheduler, tx).await });
+        workers.spawn(async move { work(source, snapshot, schemas, scheduler, tx).await });
     }
     while let Some(r) = workers.join_next().await {
         r.map_err(|e| Error::fatal("a copy worker failed").with_detail(e.to_string()))??;
     }
-    hold.release();
+    if let Ok(snapshot) = Arc::try_unwrap(snapshot) {
+        source.release_snapshot(snapshot);
+    }
     Ok(())
 }
 
@@ -469,28 +467,14 @@ impl Scheduler {
     }
 }
 
-struct Sender<'a> {
-    tx: &'a mpsc::Sender<CopyMsg>,
-    table: usize,
-}
-
-impl AsyncRowSink for Sender<'_> {
-    async fn rows(&mut self, rows: Vec<Row>) -> Result<(), Error> {
-        self.tx
-            .send(CopyMsg::Rows { table: self.table, rows })
-            .await
-            .map_err(|_| Error::transient("the copy was cancelled"))
-    }
-}
-
-async fn work(
-    connector: PgConnector,
-    snapshot_name: String,
+async fn work<S: Source>(
+    source: S,
+    snapshot: Arc<S::Snapshot>,
     schemas: Vec<Arc<TableSchema>>,
     scheduler: Arc<Mutex<Scheduler>>,
     tx: mpsc::Sender<CopyMsg>,
 ) -> Result<(), Error> {
-    let mut client = None;
+    let mut conn = None;
     loop {
         let next = scheduler.lock().map_err(|_| Error::fatal("copy scheduler poisoned"))?.next();
         let (t, chunk, range) = match next {
@@ -501,13 +485,12 @@ async fn work(
             }
             Err(false) => return Ok(()),
         };
-        if client.is_none() {
-            client = Some(connector.sql().await?);
+        if conn.is_none() {
+            conn = Some(source.copy_connect().await?);
         }
-        let c = client.as_ref().expect("connected above");
-        let rows =
-            snapshot::copy_chunk(c, &snapshot_name, &schemas[t], &range, PIECE_BYTES, Sender { tx: &tx, table: t })
-                .await?;
+        let c = conn.as_mut().expect("connected above");
+        let mut sink = ChunkSink { tx: &tx, table: t };
+        let rows = source.copy_chunk(c, &snapshot, &schemas[t], &range, &mut sink).await?;
         tx.send(CopyMsg::ChunkDone { table: t, chunk, rows })
             .await
             .map_err(|_| Error::transient("the copy was cancelled"))?;

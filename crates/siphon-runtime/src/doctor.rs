@@ -7,6 +7,7 @@ use siphon_postgres::doctor::{check, DoctorInput};
 use siphon_postgres::PgConnector;
 
 pub async fn run(config: &Config) -> Result<Vec<Finding>, Error> {
+    crate::source::require_postgres(config, "siphon doctor")?;
     let connector = PgConnector::new(&config.source.url, &format!("siphon-{}-doctor", config.pipeline.name))?;
     let client = connector.sql().await?;
     let tables = config.tables();

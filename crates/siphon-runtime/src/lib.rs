@@ -12,6 +12,7 @@ pub mod doctor;
 pub mod null_destination;
 pub mod pipeline;
 pub mod slots;
+pub mod source;
 pub mod state_dir;
 pub mod status;
 pub mod telemetry;

@@ -8,7 +8,7 @@
 //!
 //! - A destination commit writes the data and the checkpoint in one atomic transaction
 //!   ([`siphon_core::destination`]), and commits happen only at source transaction boundaries.
-//! - The source is told a position ([`PgStream::confirm`]) only after the destination commit
+//! - The source is told a position ([`ChangeStream::confirm`]) only after the destination commit
 //!   that stored it returned, so the slot never discards WAL siphon still needs.
 //! - On (re)start, streaming resumes at the stored checkpoint and every transaction whose commit
 //!   record lies before it (`final_lsn < checkpoint`) is skipped: it is already applied.
@@ -70,18 +70,19 @@ use std::time::{Duration, Instant};
 
 use siphon_core::batch::Batch;
 use siphon_core::change::{Change, ChangeKind, SourceEvent};
-use siphon_core::config::{Config, DestinationKind, OnGap};
+use siphon_core::config::{Config, DestinationKind, OnGap, SourceKind};
 use siphon_core::destination::{Checkpoint, Destination};
 use siphon_core::schema::{TableName, TableSchema};
 use siphon_core::{Error, Lsn};
 use siphon_duckdb::query::QueryService;
 use siphon_duckdb::{DuckDbDestination, DuckDbOptions};
 use siphon_pgdest::{PgDestOptions, PgDestination};
-use siphon_postgres::{catalog, slot, PgConnector, PgStream};
 use tokio::sync::watch;
 
 use crate::copy;
 use crate::null_destination::NullDestination;
+use crate::source::postgres::PostgresSource;
+use crate::source::{CatalogSeen, ChangeStream, Continuity, Gap, Source};
 use crate::state_dir::StateDir;
 use crate::status::{unix_ms_now, Phase, RowOp, Status};
 use crate::telemetry;
@@ -94,9 +95,20 @@ const CAUGHT_UP_QUIET: Duration = Duration::from_millis(20);
 ///
 /// Pause and resume come from the control API through a watch channel; the paused state is kept
 /// in `state_dir/paused`, so a restarted daemon stays paused until resumed.
-pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<(), Error> {
+pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), Error> {
+    let application = format!("siphon-{}", config.pipeline.name);
+    match config.source.kind {
+        SourceKind::Postgres => {
+            let source =
+                PostgresSource::new(&config.source.url, &application, &config.source.slot, &config.source.publication)?;
+            run_with(source, config, shutdown).await
+        }
+        SourceKind::Mysql => Err(Error::fatal("this build of siphon cannot stream from a MySQL/MariaDB source yet")),
+    }
+}
+
+async fn run_with<S: Source>(source: S, config: Config, mut shutdown: watch::Receiver<bool>) -> Result<(), Error> {
     let state_dir = StateDir::open(&config.pipeline.state_dir)?;
-    let connector = PgConnector::new(&config.source.url, &format!("siphon-{}", config.pipeline.name))?;
     let (mut destination, queries) = open_destination(&config, &state_dir)?;
     let stored = block(|| destination.load_checkpoint())?.map(|cp| cp.lsn);
     let (pause_tx, mut pause) = watch::channel(state_dir.paused());
@@ -118,7 +130,7 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
         state_dir.path().to_path_buf(),
     )));
     let watch = SlotWatch {
-        connector: connector.clone(),
+        source: source.clone(),
         slot: config.source.slot.clone(),
         pipeline: config.pipeline.name.clone(),
         interval: Duration::from_secs(config.alerts.check_interval_s),
@@ -126,13 +138,13 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
         alerts: alerts.clone(),
     };
     tokio::spawn(watch_slot(watch));
-    tracing::info!(pipeline = %config.pipeline.name, source = %connector.describe(), destination = %destination.describe(), "pipeline starting");
+    tracing::info!(pipeline = %config.pipeline.name, source = %source.describe(), destination = %destination.describe(), "pipeline starting");
     let mut pipeline = Pipeline {
         health,
         alerts,
         status: Status::new(&config.pipeline.name),
         config,
-        connector,
+        source,
         destination,
         state_dir,
         phase: phase_tx,
@@ -146,7 +158,7 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
     let mut backoff = Duration::from_secs(1);
     loop {
         if *pause.borrow() {
-            pipeline.release_slot().await;
+            pipeline.source.released().await;
             pipeline.set_phase(Phase::Paused);
             tracing::info!("pipeline paused: replication connection closed, slot released");
             pipeline.record_event(serde_json::json!({ "event": "pipeline.paused", "checkpoint": pipeline.status.checkpoint.map(|l| l.to_string()) }));
@@ -206,8 +218,8 @@ fn count_error(pipeline: &str, e: &Error) {
 }
 
 /// What the slot watcher needs.
-struct SlotWatch {
-    connector: PgConnector,
+struct SlotWatch<S> {
+    source: S,
     slot: String,
     pipeline: String,
     interval: Duration,
@@ -215,46 +227,31 @@ struct SlotWatch {
     alerts: Arc<std::sync::Mutex<crate::alerts::Alerts>>,
 }
 
-/// Polls the slot's health for the metrics and the alerts, for the life of the process.
-async fn watch_slot(w: SlotWatch) {
-    let SlotWatch { connector, slot: slot_name, pipeline, interval, health, alerts } = w;
-    let mut client = None;
+/// Polls the source's replication health for the metrics and the alerts, for the life of the
+/// process.
+async fn watch_slot<S: Source>(w: SlotWatch<S>) {
+    let SlotWatch { source, slot: slot_name, pipeline, interval, health, alerts } = w;
     loop {
-        if client.is_none() {
-            client = connector.sql().await.ok();
-        }
-        if let Some(c) = &client {
-            match slot::list(c).await {
-                Ok(slots) => {
-                    let own = slots.into_iter().find(|s| s.slot_name == slot_name);
-                    let labels = [("pipeline", pipeline.clone()), ("slot", slot_name.clone())];
-                    metrics::gauge!(telemetry::SLOT_RETAINED, &labels)
-                        .set(own.as_ref().and_then(|s| s.retained_wal_bytes).unwrap_or(0) as f64);
-                    metrics::gauge!(telemetry::SLOT_SAFE, &labels)
-                        .set(own.as_ref().and_then(|s| s.safe_wal_size).unwrap_or(-1) as f64);
-                    metrics::gauge!(telemetry::SLOT_ACTIVE, &labels).set(if own.as_ref().is_some_and(|s| s.active) {
-                        1.0
-                    } else {
-                        0.0
-                    });
-                    if let Ok(mut h) = health.lock() {
-                        h.retained_wal_bytes = own.as_ref().and_then(|s| s.retained_wal_bytes).unwrap_or(0);
-                        h.wal_status = own.as_ref().and_then(|s| s.wal_status.clone());
-                        h.safe_wal_size_bytes = own.as_ref().and_then(|s| s.safe_wal_size);
-                        h.slot_active = own.as_ref().is_some_and(|s| s.active);
-                    }
-                    let status = own.and_then(|s| s.wal_status).unwrap_or_default();
-                    for st in telemetry::WAL_STATUSES {
-                        let l =
-                            [("pipeline", pipeline.clone()), ("slot", slot_name.clone()), ("status", st.to_string())];
-                        metrics::gauge!(telemetry::SLOT_WAL_STATUS, &l).set(if st == status { 1.0 } else { 0.0 });
-                    }
+        match source.health().await {
+            Ok(Some(own)) => {
+                let labels = [("pipeline", pipeline.clone()), ("slot", slot_name.clone())];
+                metrics::gauge!(telemetry::SLOT_RETAINED, &labels).set(own.retained_bytes.unwrap_or(0) as f64);
+                metrics::gauge!(telemetry::SLOT_SAFE, &labels).set(own.safe_bytes.unwrap_or(-1) as f64);
+                metrics::gauge!(telemetry::SLOT_ACTIVE, &labels).set(if own.active { 1.0 } else { 0.0 });
+                if let Ok(mut h) = health.lock() {
+                    h.retained_wal_bytes = own.retained_bytes.unwrap_or(0);
+                    h.wal_status = own.status.clone();
+                    h.safe_wal_size_bytes = own.safe_bytes;
+                    h.slot_active = own.active;
                 }
-                Err(e) => {
-                    tracing::debug!(error = %e, "slot metrics: query failed");
-                    client = None;
+                let status = own.status.unwrap_or_default();
+                for st in telemetry::WAL_STATUSES {
+                    let l = [("pipeline", pipeline.clone()), ("slot", slot_name.clone()), ("status", st.to_string())];
+                    metrics::gauge!(telemetry::SLOT_WAL_STATUS, &l).set(if st == status { 1.0 } else { 0.0 });
                 }
             }
+            Ok(None) => {}
+            Err(e) => tracing::debug!(error = %e, "source health: query failed"),
         }
         crate::alerts::check_now(&alerts, &health);
         tokio::time::sleep(interval).await;
@@ -287,12 +284,6 @@ impl FlushReason {
             FlushReason::Copy => "copy",
         }
     }
-}
-
-/// A break in the change stream after the checkpoint `from`.
-struct Gap {
-    reason: String,
-    from: Lsn,
 }
 
 /// What ends a session: shutdown (exit) or pause (wait for resume).
@@ -348,55 +339,6 @@ async fn next_copy_msg(copy: &mut Option<copy::CopyJob>) -> Option<copy::CopyMsg
     }
 }
 
-/// A table's columns in the source catalog, with the WAL position read after them.
-struct CatalogSeen {
-    schema: Arc<TableSchema>,
-    /// Columns with a default value.
-    defaults: Vec<String>,
-    wal: Lsn,
-}
-
-/// Reads the replicated tables' columns from the catalog every `every`, for the session's life.
-/// Why polling (and not an event trigger that emits a logical message): it needs no superuser,
-/// creates nothing in the source database, and sees changes made by any role; the cost is one
-/// small catalog query per table per interval, and a delay of at most `every`.
-async fn poll_catalog(
-    connector: PgConnector,
-    tables: Vec<TableName>,
-    every: Duration,
-    tx: tokio::sync::mpsc::Sender<CatalogSeen>,
-) {
-    let mut client = None;
-    loop {
-        tokio::time::sleep(every).await;
-        if client.is_none() {
-            client = connector.sql().await.ok();
-        }
-        let Some(c) = &client else { continue };
-        for t in &tables {
-            let seen = async {
-                let schema = catalog::table_schema(c, t).await?;
-                let defaults = catalog::columns_with_defaults(c, t).await?;
-                let wal = catalog::current_wal_lsn(c).await?;
-                Ok::<_, Error>(CatalogSeen { schema, defaults, wal })
-            }
-            .await;
-            match seen {
-                Ok(seen) => {
-                    if tx.send(seen).await.is_err() {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    tracing::debug!(table = %t, error = %e, "catalog poll failed");
-                    client = None;
-                    break;
-                }
-            }
-        }
-    }
-}
-
 /// Tells the running copy which keys a stream change touched.
 fn track(tracked: &mut copy::Tracked, change: &Change) {
     let table = &change.table;
@@ -418,9 +360,9 @@ fn block<T>(f: impl FnOnce() -> T) -> T {
     tokio::task::block_in_place(f)
 }
 
-struct Pipeline {
+struct Pipeline<S: Source> {
     config: Config,
-    connector: PgConnector,
+    source: S,
     destination: Box<dyn Destination>,
     state_dir: StateDir,
     status: Status,
@@ -432,10 +374,11 @@ struct Pipeline {
     copy_progress_at: Option<Instant>,
 }
 
-/// A copy about to start: its tables and its snapshot.
-struct PendingCopy {
+/// A copy about to start: its tables and, for the first copy, the snapshot made with the
+/// position the stream starts from.
+struct PendingCopy<H> {
     tables: Vec<copy::TableCopy>,
-    source: copy::SnapshotSource,
+    held: Option<H>,
     /// Why (for the event): initial, gap, resumed, added, requested.
     reason: &'static str,
     /// The truncates and headers of truncate-mode tables are already committed.
@@ -507,7 +450,7 @@ impl AppliedCounts {
     }
 }
 
-impl Pipeline {
+impl<S: Source> Pipeline<S> {
     fn set_phase(&mut self, phase: Phase) {
         self.status.phase = phase;
         self.status.write(self.state_dir.path());
@@ -526,38 +469,16 @@ impl Pipeline {
         crate::alerts::check_now(&self.alerts, &self.health);
     }
 
-    /// After a pause: waits until the server has let go of the slot, so that "paused" means
-    /// `pg_replication_slots.active = false` (what an operator checks before dropping a slot).
-    async fn release_slot(&self) {
-        let slot_name = &self.config.source.slot;
-        let released = match self.connector.sql().await {
-            Ok(client) => slot::wait_released(&client, slot_name, Duration::from_secs(10)).await,
-            Err(e) => Err(e),
-        };
-        match released {
-            Ok(true) => {}
-            Ok(false) => {
-                tracing::warn!(slot = %slot_name, "paused, but the slot is still held by a session after 10 s")
-            }
-            Err(e) => tracing::warn!(error = %e, "paused; could not check that the slot was released"),
-        }
-    }
-
     /// One connection's worth of work: prepare, start the copies that are due, stream (and
     /// copy) until shutdown or pause.
     async fn session(&mut self, stop: &mut Stop) -> Result<(), Error> {
         self.set_phase(Phase::Starting);
-        let client = self.connector.sql().await?;
         let configured = self.config.tables();
-        let tables =
-            catalog::publication_tables(&client, &self.config.source.publication, configured.as_deref()).await?;
-        let mut schemas = Vec::new();
-        for t in &tables {
-            schemas.push(catalog::table_schema(&client, t).await?);
-        }
+        let schemas = self.source.tables(configured.as_deref()).await?;
+        let tables: Vec<TableName> = schemas.iter().map(|s| s.name.clone()).collect();
         let records = block(|| self.destination.load_chunks())?;
         let (checkpoint, copy, gap) = match block(|| self.destination.load_checkpoint())? {
-            Some(cp) => match self.check_continuity(&client, &cp).await? {
+            Some(cp) => match self.check_continuity(&cp).await? {
                 Ok(lsn) => {
                     let copy = self.due_copies(&cp, &records, &schemas);
                     (lsn, copy, None)
@@ -565,17 +486,16 @@ impl Pipeline {
                 Err(gap) => {
                     self.report_gap(&gap)?;
                     tokio::select! {
-                        r = self.fresh_copy(&client, &schemas, &records, Some(&gap)) => { let (lsn, copy) = r?; (lsn, copy, Some(gap)) }
+                        r = self.fresh_copy(&schemas, &records, Some(&gap)) => { let (lsn, copy) = r?; (lsn, copy, Some(gap)) }
                         _ = stop.requested() => return Ok(()),
                     }
                 }
             },
             None => tokio::select! {
-                r = self.fresh_copy(&client, &schemas, &records, None) => { let (lsn, copy) = r?; (lsn, copy, None) }
+                r = self.fresh_copy(&schemas, &records, None) => { let (lsn, copy) = r?; (lsn, copy, None) }
                 _ = stop.requested() => return Ok(()),
             },
         };
-        drop(client);
         self.status.checkpoint = Some(checkpoint);
         for s in &schemas {
             self.status.table_mut(&s.name); // listed (at zero) before their first change
@@ -595,13 +515,11 @@ impl Pipeline {
             self.destination.apply(batch)?;
             self.destination.commit(&Checkpoint { lsn: checkpoint, chunks, ..Checkpoint::default() })
         })?;
-        let source = &self.config.source;
-        let mut stream =
-            PgStream::start(&self.connector, &source.slot, &source.publication, checkpoint, &schemas).await?;
+        let mut stream = self.source.stream(checkpoint, &schemas).await?;
         let (catalog_tx, catalog) = tokio::sync::mpsc::channel(4);
         let poller = (self.config.source.schema_poll_s > 0).then(|| {
             let every = Duration::from_secs(self.config.source.schema_poll_s);
-            tokio::spawn(poll_catalog(self.connector.clone(), tables.clone(), every, catalog_tx))
+            tokio::spawn(self.source.poll_catalog(tables.clone(), every, catalog_tx))
         });
         let mut state = Stream {
             catalog,
@@ -634,7 +552,7 @@ impl Pipeline {
     }
 
     /// Starts copying `c`'s tables beside the stream.
-    fn start_copy(&mut self, st: &mut Stream, c: PendingCopy) {
+    fn start_copy(&mut self, st: &mut Stream, c: PendingCopy<S::Snapshot>) {
         let resumed: u32 =
             c.tables.iter().filter_map(|t| t.planned.as_ref()).flatten().filter(|ch| ch.2).count() as u32;
         let names = copy::names(&c.tables);
@@ -644,51 +562,24 @@ impl Pipeline {
             "event": "backfill.started", "tables": names, "modes": modes, "chunks_resumed": resumed,
             "reason": c.reason,
         }));
-        let job = copy::CopyJob::start(
-            self.connector.clone(),
-            self.config.source.publication.clone(),
-            self.config.snapshot.clone(),
-            c.tables,
-            c.source,
-        );
+        let job = copy::CopyJob::start(self.source.clone(), self.config.snapshot.clone(), c.tables, c.held);
         st.copy = Some(job);
         self.publish_copy_progress(st);
         self.set_phase(Phase::Snapshotting);
     }
 
-    /// No usable checkpoint (first start, or a gap): creates the pipeline's slot with an
-    /// exported snapshot, commits its consistent point as the checkpoint with every table
-    /// emptied, and returns the copy of every table at that snapshot.
+    /// No usable checkpoint (first start, or a gap): takes a fresh start position from the
+    /// source (PostgreSQL: creates the pipeline's slot with an exported snapshot), commits it as
+    /// the checkpoint with every table emptied, and returns the copy of every table.
     async fn fresh_copy(
         &mut self,
-        client: &siphon_postgres::SqlClient,
         schemas: &[Arc<TableSchema>],
         records: &[siphon_core::destination::ChunkRecord],
         gap: Option<&Gap>,
-    ) -> Result<(Lsn, Option<PendingCopy>), Error> {
-        let source = self.config.source.clone();
-        if let Some(info) = slot::find(client, &source.slot).await? {
-            slot::check_usable(&info, &source.slot, self.connector.database())?;
-            if info.active {
-                return Err(Error::transient(format!(
-                    "replication slot \"{}\" is in use by another session",
-                    source.slot
-                )));
-            }
-            match gap {
-                Some(_) => {
-                    tracing::warn!(slot = %source.slot, "dropping the slot that broke the stream, to recreate it")
-                }
-                None => {
-                    tracing::warn!(slot = %source.slot, "slot exists but the destination has no checkpoint (an interrupted first start): recreating it")
-                }
-            }
-            slot::drop(client, &source.slot).await?;
-        }
+    ) -> Result<(Lsn, Option<PendingCopy<S::Snapshot>>), Error> {
         self.set_phase(Phase::Snapshotting);
-        let created = slot::create_with_snapshot(&self.connector, &source.slot, &source.publication, false).await?;
-        let identity = slot::identify(&self.connector, &source.slot, &source.publication).await?;
-        let lsn = created.consistent_point;
+        let fresh = self.source.fresh_start(gap.is_some()).await?;
+        let (lsn, identity) = (fresh.position, fresh.identity);
         let job = copy::new_job_id();
         let mut old_jobs: Vec<String> = records.iter().map(|r| r.job.clone()).collect();
         old_jobs.dedup();
@@ -715,17 +606,9 @@ impl Pipeline {
             })
         })?;
         self.status.commits += 1;
-        tracing::info!(consistent_point = %lsn, "slot created; its snapshot is copied while the stream runs from its consistent point");
+        tracing::info!(consistent_point = %self.source.format_position(lsn), "fresh start: the tables are copied while the stream runs from this position");
         let reason = if gap.is_some() { "gap" } else { "initial" };
-        Ok((
-            lsn,
-            Some(PendingCopy {
-                tables,
-                source: copy::SnapshotSource::Exported { hold: created },
-                reason,
-                truncated: true,
-            }),
-        ))
+        Ok((lsn, Some(PendingCopy { tables, held: fresh.snapshot, reason, truncated: true })))
     }
 
     /// With a usable checkpoint: the copies still due — unfinished chunks of an interrupted copy,
@@ -735,7 +618,7 @@ impl Pipeline {
         cp: &Checkpoint,
         records: &[siphon_core::destination::ChunkRecord],
         schemas: &[Arc<TableSchema>],
-    ) -> Option<PendingCopy> {
+    ) -> Option<PendingCopy<S::Snapshot>> {
         let mut tables = Vec::new();
         for (job, name, mode, planned) in copy::unfinished(records) {
             if let Some(schema) = schemas.iter().find(|s| s.name == name) {
@@ -758,82 +641,37 @@ impl Pipeline {
         }
         let reason =
             if tables.iter().any(|t| t.planned.is_some() || t.mode == copy::Mode::Merge) { "resumed" } else { "added" };
-        Some(PendingCopy {
-            tables,
-            source: copy::SnapshotSource::Temporary { slot_prefix: self.config.source.slot.clone() },
-            reason,
-            truncated: false,
-        })
+        Some(PendingCopy { tables, held: None, reason, truncated: false })
     }
 
-    /// A checkpoint exists: is the change stream after it still complete? `Some(gap)` when not.
+    /// A checkpoint exists: is the change stream after it still complete? `Err(gap)` when not
+    /// (what proves it is the source's: [`Source::continuity`]).
     ///
-    /// The stream is intact only if the slot still holds every change after the checkpoint: the
-    /// slot exists and is not invalidated, its confirmed position is not past anything siphon
-    /// confirmed (else someone recreated or advanced it), and the server is the one the checkpoint
-    /// came from (same system identifier and timeline: positions of a restored backup or another
-    /// server mean other changes).
-    async fn check_continuity(
-        &mut self,
-        client: &siphon_postgres::SqlClient,
-        cp: &Checkpoint,
-    ) -> Result<Result<Lsn, Gap>, Error> {
-        let slot_name = &self.config.source.slot.clone();
-        let gap = |reason: String| Ok(Err(Gap { reason, from: cp.lsn }));
-        let Some(info) = slot::find(client, slot_name).await? else {
-            return gap(format!("replication slot \"{slot_name}\" is missing (dropped, or the server was replaced)"));
-        };
-        slot::check_usable(&info, slot_name, self.connector.database())?;
-        if info.wal_status.as_deref() == Some("lost") {
-            return gap(format!("replication slot \"{slot_name}\" was invalidated by the server (wal_status = lost: it fell further behind than max_slot_wal_keep_size allows, and its WAL is gone)"));
-        }
-        let source = self.config.source.clone();
-        let identity = slot::identify(&self.connector, &source.slot, &source.publication).await?;
-        if let Some(lsn) = self.anchored(&info, &identity)? {
-            return Ok(Ok(lsn));
-        }
-        if let Some(was) = cp.source_identity.as_deref().filter(|was| *was != identity) {
-            return gap(format!("the source server changed: system identifier/timeline was {was}, is {identity} (a restored backup, a failover or another server)"));
-        }
-        let confirmed_by_us = cp.lsn.max(self.state_dir.confirmed());
-        if let Some(c) = info.confirmed_flush_lsn.filter(|c| *c > confirmed_by_us) {
-            return gap(format!("replication slot \"{slot_name}\" starts at {c}, past everything siphon confirmed ({confirmed_by_us}): it was recreated or advanced by someone else"));
-        }
-        tracing::info!(checkpoint = %cp.lsn, "resuming from checkpoint");
-        Ok(Ok(cp.lsn))
-    }
-
-    /// `siphon upgrade finish` verified that nothing changed across an upgrade and left an anchor:
-    /// the slot's position on the upgraded server. When the slot is exactly there and the server
-    /// is the one verified, the pipeline continues from it (new checkpoint, new identity) without
-    /// a backfill. The anchor is consumed either way; a mismatch falls through to the gap checks.
-    fn anchored(&mut self, info: &slot::SlotInfo, identity: &str) -> Result<Option<Lsn>, Error> {
-        let path = self.state_dir.path().join("anchor.json");
-        let Ok(text) = std::fs::read_to_string(&path) else { return Ok(None) };
-        let anchor: Option<crate::upgrade::Anchor> = serde_json::from_str(&text).ok();
-        let lsn = anchor.as_ref().and_then(|a| a.lsn.parse::<Lsn>().ok());
-        let valid = match (&anchor, lsn) {
-            (Some(a), Some(lsn)) => {
-                a.identity == identity
-                    && info.confirmed_flush_lsn == Some(lsn)
-                    && info.wal_status.as_deref() != Some("lost")
+    /// An anchor left by `siphon upgrade finish` is consumed either way: when it matches the
+    /// source, the pipeline continues from it (new checkpoint, new identity) without a
+    /// backfill; otherwise the gap checks decide.
+    async fn check_continuity(&mut self, cp: &Checkpoint) -> Result<Result<Lsn, Gap>, Error> {
+        let anchor_path = self.state_dir.path().join("anchor.json");
+        let anchor: Option<crate::upgrade::Anchor> =
+            std::fs::read_to_string(&anchor_path).ok().and_then(|text| serde_json::from_str(&text).ok());
+        let continuity = self.source.continuity(cp, self.state_dir.confirmed(), anchor.as_ref()).await;
+        let _ = std::fs::remove_file(&anchor_path);
+        match continuity? {
+            Continuity::Resume(lsn) => {
+                tracing::info!(checkpoint = %self.source.format_position(lsn), "resuming from checkpoint");
+                Ok(Ok(lsn))
             }
-            _ => false,
-        };
-        if !valid {
-            tracing::warn!("the upgrade anchor does not match the slot or the server: checking for a gap instead");
-            let _ = std::fs::remove_file(&path);
-            return Ok(None);
+            Continuity::Gap(gap) => Ok(Err(gap)),
+            Continuity::Anchored { lsn, identity } => {
+                let checkpoint = Checkpoint { lsn, source_identity: Some(identity.clone()), ..Checkpoint::default() };
+                block(|| self.destination.commit(&checkpoint))?;
+                tracing::info!(event = "upgrade.anchored", lsn = %lsn, identity, "continuing on the upgraded server without a backfill");
+                self.record_event(
+                    serde_json::json!({ "event": "upgrade.anchored", "lsn": lsn.to_string(), "identity": identity }),
+                );
+                Ok(Ok(lsn))
+            }
         }
-        let lsn = lsn.unwrap_or_default();
-        let checkpoint = Checkpoint { lsn, source_identity: Some(identity.to_string()), ..Checkpoint::default() };
-        block(|| self.destination.commit(&checkpoint))?;
-        let _ = std::fs::remove_file(&path);
-        tracing::info!(event = "upgrade.anchored", lsn = %lsn, identity, "continuing on the upgraded server without a backfill");
-        self.record_event(
-            serde_json::json!({ "event": "upgrade.anchored", "lsn": lsn.to_string(), "identity": identity }),
-        );
-        Ok(Some(lsn))
     }
 
     /// Logs and records a gap; with `on_gap = "fail"` it is the error that stops the pipeline.
@@ -867,7 +705,7 @@ impl Pipeline {
         self.status.write(self.state_dir.path());
     }
 
-    async fn stream(&mut self, stream: &mut PgStream, st: &mut Stream, stop: &mut Stop) -> Result<(), Error> {
+    async fn stream(&mut self, stream: &mut S::Stream, st: &mut Stream, stop: &mut Stop) -> Result<(), Error> {
         let interval = Duration::from_millis(self.config.flush.interval_ms);
         let mut last_event = Instant::now();
         loop {
@@ -915,7 +753,7 @@ impl Pipeline {
         }
     }
 
-    fn on_event(&mut self, ev: SourceEvent, stream: &PgStream, st: &mut Stream) -> Result<(), Error> {
+    fn on_event(&mut self, ev: SourceEvent, stream: &S::Stream, st: &mut Stream) -> Result<(), Error> {
         match ev {
             SourceEvent::Begin { final_lsn, .. } => {
                 st.in_transaction = true;
@@ -1046,14 +884,14 @@ impl Pipeline {
 
     /// A message of the running copy (only at a transaction boundary, once the stream has
     /// delivered everything before the copy's snapshot).
-    fn on_copy(&mut self, msg: Option<copy::CopyMsg>, stream: &PgStream, st: &mut Stream) -> Result<(), Error> {
+    fn on_copy(&mut self, msg: Option<copy::CopyMsg>, stream: &S::Stream, st: &mut Stream) -> Result<(), Error> {
         let Some(job) = st.copy.as_mut() else { return Ok(()) };
         match msg {
             None => return Err(Error::transient("the copy stopped before it finished")),
             Some(copy::CopyMsg::Failed(e)) => return Err(e),
             Some(copy::CopyMsg::Snapshot(lsn)) => {
                 tracing::debug!(consistent_point = %lsn, "copy snapshot ready");
-                job.ready_at = Some(lsn);
+                job.ready_at = job.ready_at.max(Some(lsn));
             }
             Some(copy::CopyMsg::Planned { table, chunks, estimated_rows }) => {
                 tracing::info!(table = %job.tables[table].schema.name, chunks = chunks.len(), estimated_rows, "copy planned");
@@ -1208,8 +1046,7 @@ impl Pipeline {
             .into_iter()
             .map(|schema| copy::TableCopy { schema, job: job.clone(), mode, planned: None })
             .collect();
-        let source = copy::SnapshotSource::Temporary { slot_prefix: self.config.source.slot.clone() };
-        self.start_copy(st, PendingCopy { tables, source, reason, truncated: true });
+        self.start_copy(st, PendingCopy { tables, held: None, reason, truncated: true });
         job
     }
 
@@ -1248,7 +1085,7 @@ impl Pipeline {
             st.columns_added.insert((name.clone(), c.name.clone()));
         }
         if with_default && !st.ddl_copies.iter().any(|(t, _)| t.name == name) {
-            st.ddl_copies.push((seen.schema, seen.wal));
+            st.ddl_copies.push((seen.schema, seen.position));
         }
         Ok(())
     }
@@ -1266,7 +1103,7 @@ impl Pipeline {
     }
 
     /// At a transaction boundary: applies what is buffered and commits with the checkpoint.
-    fn flush(&mut self, stream: &PgStream, st: &mut Stream, reason: FlushReason) -> Result<(), Error> {
+    fn flush(&mut self, stream: &S::Stream, st: &mut Stream, reason: FlushReason) -> Result<(), Error> {
         let batch = std::mem::take(&mut st.batch);
         let changes = batch.change_count();
         let end = st.uncommitted_end.take();
@@ -1290,7 +1127,7 @@ impl Pipeline {
         metrics::histogram!(telemetry::FLUSH_DURATION, "pipeline" => name.clone())
             .record(started.elapsed().as_secs_f64());
         metrics::histogram!(telemetry::FLUSH_CHANGES, "pipeline" => name.clone()).record(changes as f64);
-        let lag_bytes = stream.server_wal_end().0.saturating_sub(lsn.0);
+        let lag_bytes = self.source.log_bytes_between(lsn, stream.server_end());
         metrics::gauge!(telemetry::LAG_BYTES, "pipeline" => name.clone()).set(lag_bytes as f64);
         let lag_seconds = end.map(|_| {
             let commit_unix_micros = st.last_commit_time_micros + PG_EPOCH_UNIX_MICROS;
@@ -1321,7 +1158,7 @@ impl Pipeline {
 
     /// Graceful stop: commit what is complete; a half-received transaction is discarded and
     /// streamed again on the next start.
-    fn finish(&mut self, stream: &PgStream, st: &mut Stream) -> Result<(), Error> {
+    fn finish(&mut self, stream: &S::Stream, st: &mut Stream) -> Result<(), Error> {
         if st.in_transaction {
             tracing::info!("stopping inside a source transaction: it will be streamed again on restart");
             return block(|| self.destination.rollback());

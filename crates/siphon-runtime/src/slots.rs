@@ -22,6 +22,7 @@ pub struct SlotReport {
 }
 
 async fn connect(config: &Config) -> Result<(PgConnector, siphon_postgres::SqlClient), Error> {
+    crate::source::require_postgres(config, "siphon slots")?;
     let connector = PgConnector::new(&config.source.url, &format!("siphon-{}-cli", config.pipeline.name))?;
     let client = connector.sql().await?;
     Ok((connector, client))

@@ -60,6 +60,7 @@ pub struct PrepareOptions {
 }
 
 async fn source(config: &Config) -> Result<(PgConnector, SqlClient), Error> {
+    crate::source::require_postgres(config, "siphon upgrade")?;
     let connector = PgConnector::new(&config.source.url, &format!("siphon-{}-upgrade", config.pipeline.name))?;
     let client = connector.sql().await?;
     Ok((connector, client))

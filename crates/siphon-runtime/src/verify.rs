@@ -260,6 +260,7 @@ pub async fn run(
     running: Option<RunningPipeline<'_>>,
     opts: &VerifyOptions,
 ) -> Result<Report, Error> {
+    crate::source::require_postgres(config, "siphon verify")?;
     if opts.chunk_rows == 0 {
         return Err(Error::fatal("the chunk size must be at least 1 row"));
     }

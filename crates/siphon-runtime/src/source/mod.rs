@@ -1,0 +1,242 @@
+//! What the pipeline needs from a source database, whatever its kind.
+//!
+//! The pipeline ([`crate::pipeline`]) owns the order of everything that touches correctness:
+//! checkpoints, hand-offs, gaps. A [`Source`] supplies the source-specific steps it orders:
+//!
+//! - the replicated tables and their schemas ([`Source::tables`]);
+//! - whether a stored checkpoint can still be resumed from ([`Source::continuity`]): the log
+//!   after it must still exist on the same server;
+//! - a *fresh start* ([`Source::fresh_start`]): a position to stream from, with no usable
+//!   checkpoint (first start, or after a gap), and, when the source offers one, a snapshot
+//!   consistent with exactly that position for the copy of every table;
+//! - the change stream from a position ([`Source::stream`], [`ChangeStream`]);
+//! - table copies: key-range chunks read at a snapshot whose *consistent point* is known
+//!   ([`Source::copy_snapshot`], [`Source::copy_chunk`]). A source that cannot share one
+//!   snapshot between connections (MySQL) reads each chunk at a snapshot of its own and reports
+//!   its consistent point through [`ChunkSink::snapshot`] before the chunk's rows; the hand-off
+//!   argument in [`crate::copy`] holds per chunk.
+//!
+//! Positions are [`Lsn`]s: 64-bit, totally ordered within one server's history. A source maps
+//! its own positions onto them (PostgreSQL: the LSN itself; MySQL: binlog file number and
+//! offset) and says how to print them ([`Source::format_position`]).
+
+use std::future::Future;
+use std::sync::Arc;
+
+use siphon_core::change::SourceEvent;
+use siphon_core::copy::{AsyncRowSink, KeyRange};
+use siphon_core::destination::Checkpoint;
+use siphon_core::row::Row;
+use siphon_core::schema::{TableName, TableSchema};
+use siphon_core::{Error, Lsn};
+use tokio::sync::mpsc;
+
+use crate::copy::CopyMsg;
+
+/// A break in the change stream after the checkpoint `from`.
+#[derive(Clone, Debug)]
+pub struct Gap {
+    pub reason: String,
+    pub from: Lsn,
+}
+
+/// Can a stored checkpoint be resumed from?
+pub enum Continuity {
+    /// Yes: stream from this position (the checkpoint).
+    Resume(Lsn),
+    /// `siphon upgrade finish` left an anchor that matches the source: continue from `lsn` on
+    /// the server identified by `identity` (commit it as the new checkpoint first).
+    Anchored { lsn: Lsn, identity: String },
+    /// No: changes after the checkpoint may be missing.
+    Gap(Gap),
+}
+
+/// A position to stream from when there is no usable checkpoint.
+pub struct Fresh<S> {
+    /// The stream starts here; committed as the checkpoint with every table emptied.
+    pub position: Lsn,
+    /// The source server the position belongs to (stored with the checkpoint).
+    pub identity: String,
+    /// A snapshot consistent with `position`, held for the first copy, when the source made one.
+    pub snapshot: Option<S>,
+}
+
+/// The source's replication-health numbers, for metrics and alerts.
+#[derive(Clone, Debug, Default)]
+pub struct SourceHealth {
+    /// Log the source retains for siphon (bytes), when known.
+    pub retained_bytes: Option<i64>,
+    /// How much more the source may retain before it invalidates siphon's position.
+    pub safe_bytes: Option<i64>,
+    /// The server-side state of siphon's position (PostgreSQL `wal_status`).
+    pub status: Option<String>,
+    /// A session holds siphon's position (the replication connection is up).
+    pub active: bool,
+}
+
+/// A running change stream.
+pub trait ChangeStream: Send {
+    /// The next event, in commit order (see [`SourceEvent`]).
+    fn next(&mut self) -> impl Future<Output = Result<SourceEvent, Error>> + Send;
+    /// The server's latest position known to the stream (for the lag in bytes).
+    fn server_end(&self) -> Lsn;
+    /// Tells the source that everything up to `lsn` is durable at the destination.
+    fn confirm(&self, lsn: Lsn);
+    fn shutdown(self) -> impl Future<Output = ()> + Send;
+}
+
+/// A table's columns in the source catalog, with the source's position read after them.
+pub struct CatalogSeen {
+    pub schema: Arc<TableSchema>,
+    /// Columns with a default value.
+    pub defaults: Vec<String>,
+    pub position: Lsn,
+}
+
+/// One source database. See the module doc.
+pub trait Source: Clone + Send + Sync + 'static {
+    type Stream: ChangeStream;
+    /// A snapshot every worker of a copy reads at (`()` for a source that reads each chunk at
+    /// its own snapshot).
+    type Snapshot: Send + Sync + 'static;
+    /// A copy worker's connection.
+    type Conn: Send + 'static;
+
+    /// For logs (never a secret).
+    fn describe(&self) -> String;
+
+    /// Prints a position the way the source's own tools do.
+    fn format_position(&self, lsn: Lsn) -> String {
+        lsn.to_string()
+    }
+
+    /// Bytes of log from `from` to `to` (for the lag in bytes), when the source can tell.
+    fn log_bytes_between(&self, from: Lsn, to: Lsn) -> u64 {
+        to.0.saturating_sub(from.0)
+    }
+
+    /// The replicated tables' current schemas: the configured ones, or every table the source
+    /// offers (a PostgreSQL publication, a MySQL database).
+    fn tables(
+        &self,
+        configured: Option<&[TableName]>,
+    ) -> impl Future<Output = Result<Vec<Arc<TableSchema>>, Error>> + Send;
+
+    /// Whether streaming can resume at `cp` (`confirmed`: the highest position siphon itself
+    /// confirmed to the source; `anchor`: a `siphon upgrade finish` anchor).
+    fn continuity(
+        &self,
+        cp: &Checkpoint,
+        confirmed: Lsn,
+        anchor: Option<&crate::upgrade::Anchor>,
+    ) -> impl Future<Output = Result<Continuity, Error>> + Send;
+
+    /// A position to stream from with no usable checkpoint (`gap`: after a gap, whose broken
+    /// position is discarded).
+    fn fresh_start(&self, gap: bool) -> impl Future<Output = Result<Fresh<Self::Snapshot>, Error>> + Send;
+
+    /// Streams the changes after `from` to `tables`.
+    fn stream(
+        &self,
+        from: Lsn,
+        tables: &[Arc<TableSchema>],
+    ) -> impl Future<Output = Result<Self::Stream, Error>> + Send;
+
+    /// Reads `tables`' columns from the catalog every `every` for the session's life, sending
+    /// what it sees to `tx`. The default never sends (the source reports schema changes in the
+    /// stream itself).
+    fn poll_catalog(
+        &self,
+        _tables: Vec<TableName>,
+        _every: std::time::Duration,
+        _tx: mpsc::Sender<CatalogSeen>,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        std::future::pending()
+    }
+
+    /// After a pause: waits until the source has let go of siphon's position.
+    fn released(&self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+
+    /// The replication-health numbers (`None` when the source has none to offer).
+    fn health(&self) -> impl Future<Output = Result<Option<SourceHealth>, Error>> + Send {
+        async { Ok(None) }
+    }
+
+    /// The snapshot a copy's workers read at: `held` (made by [`Source::fresh_start`]) or a new
+    /// one, with its consistent point (`None` when each chunk reports its own).
+    fn copy_snapshot(
+        &self,
+        held: Option<Self::Snapshot>,
+    ) -> impl Future<Output = Result<(Self::Snapshot, Option<Lsn>), Error>> + Send;
+
+    /// A copy worker's connection.
+    fn copy_connect(&self) -> impl Future<Output = Result<Self::Conn, Error>> + Send;
+
+    /// The table's estimated row count.
+    fn estimate_rows(
+        &self,
+        conn: &mut Self::Conn,
+        schema: &TableSchema,
+    ) -> impl Future<Output = Result<u64, Error>> + Send;
+
+    /// Splits the table into key ranges of about `chunk_rows` rows.
+    fn plan_chunks(
+        &self,
+        conn: &mut Self::Conn,
+        schema: &TableSchema,
+        estimated_rows: u64,
+        chunk_rows: u64,
+    ) -> impl Future<Output = Result<Vec<KeyRange>, Error>> + Send;
+
+    /// Reads one chunk at `snapshot` into `sink`; returns the rows read.
+    fn copy_chunk(
+        &self,
+        conn: &mut Self::Conn,
+        snapshot: &Self::Snapshot,
+        schema: &TableSchema,
+        range: &KeyRange,
+        sink: &mut ChunkSink<'_>,
+    ) -> impl Future<Output = Result<u64, Error>> + Send;
+
+    /// The copy is over: the snapshot may go.
+    fn release_snapshot(&self, _snapshot: Self::Snapshot) {}
+}
+
+/// Where a copy worker sends a chunk: its consistent point (when it has its own) and its rows.
+pub struct ChunkSink<'a> {
+    pub(crate) tx: &'a mpsc::Sender<CopyMsg>,
+    pub(crate) table: usize,
+}
+
+fn cancelled() -> Error {
+    Error::transient("the copy was cancelled")
+}
+
+impl ChunkSink<'_> {
+    /// The chunk is read at a snapshot of its own that sees exactly the transactions that
+    /// commit before `lsn`: its rows may be applied once the stream has delivered those.
+    pub async fn snapshot(&mut self, lsn: Lsn) -> Result<(), Error> {
+        self.tx.send(CopyMsg::Snapshot(lsn)).await.map_err(|_| cancelled())
+    }
+}
+
+impl AsyncRowSink for ChunkSink<'_> {
+    async fn rows(&mut self, rows: Vec<Row>) -> Result<(), Error> {
+        self.tx.send(CopyMsg::Rows { table: self.table, rows }).await.map_err(|_| cancelled())
+    }
+}
+pub mod postgres;
+
+/// Refuses a command that exists only for a PostgreSQL source (slots, upgrades, verify), with
+/// a clear error for another kind.
+pub fn require_postgres(config: &siphon_core::config::Config, what: &str) -> Result<(), Error> {
+    match config.source.kind {
+        siphon_core::config::SourceKind::Postgres => Ok(()),
+        siphon_core::config::SourceKind::Mysql => Err(Error::fatal(format!(
+            "{what} is not available for a MySQL/MariaDB source yet (it works on PostgreSQL sources)"
+        ))
+        .with_hint("see docs/mysql.md for what a MySQL source supports")),
+    }
+}
