@@ -111,3 +111,46 @@ fn a_widened_column_takes_its_new_type_and_dropped_columns_are_kept_or_dropped()
         "by default a dropped column stays, with its values"
     );
 }
+
+#[test]
+fn a_table_created_under_a_for_all_tables_publication_is_copied_and_streamed() {
+    let db = TestDb::new("schema_joined");
+    db.psql(&format!(
+        "CREATE TABLE a (id int PRIMARY KEY, v text); INSERT INTO a VALUES (1, 'x');
+         CREATE PUBLICATION {} FOR ALL TABLES;",
+        db.name
+    ));
+    // No source.tables: every table of the publication, now and later.
+    let p = Pipeline::new(&db, &[], "[flush]\ninterval_ms = 50");
+    let text = std::fs::read_to_string(&p.config).unwrap();
+    std::fs::write(&p.config, text.replace("tables = []\n", "").replace("[source]\n", "[source]\nschema_poll_s = 1\n"))
+        .unwrap();
+    let mut s = p.start();
+    s.wait_synced(&db);
+
+    // Rows written before siphon notices the table reach it through the copy...
+    db.psql("CREATE TABLE b (id int PRIMARY KEY, v text); INSERT INTO b SELECT i, 'b' || i FROM generate_series(1, 3000) i;");
+    let seen = common::wait_event(&mut s, &p, "ddl.seen", 1);
+    assert_eq!(seen["table"], "public.b", "{seen}");
+    assert_eq!(seen["table_added"], true, "{seen}");
+    // ... rows written while it is copied, through the stream or the copy, never both wrongly.
+    db.psql(
+        "UPDATE b SET v = 'changed' WHERE id <= 100; DELETE FROM b WHERE id > 2900;
+         INSERT INTO b VALUES (5000, 'during'); INSERT INTO a VALUES (2, 'y');",
+    );
+    let finished = common::wait_event(&mut s, &p, "backfill.finished", 2);
+    assert_eq!(finished["tables"], serde_json::json!(["public.b"]), "{finished}");
+    let started = common::events(&p, "backfill.started");
+    assert_eq!(started.last().unwrap()["reason"], "added", "{started:?}");
+    // ... and rows written after, through the stream.
+    db.psql("UPDATE b SET v = 'after' WHERE id = 5000; INSERT INTO b VALUES (5001, 'late');");
+    s.wait_synced(&db);
+    assert!(s.stop().success());
+    for t in ["a", "b"] {
+        assert_same_rows(
+            &p.duck(&format!("SELECT id::VARCHAR, v FROM public.{t} ORDER BY id")),
+            &pg_rows(&db, &format!("SELECT id, v FROM {t} ORDER BY id")),
+            t,
+        );
+    }
+}

@@ -39,6 +39,9 @@ pub struct PgStream {
     known: HashMap<TableName, Arc<TableSchema>>,
     /// Relation id -> current schema; `None` for tables outside the replicated set.
     relations: HashMap<u32, Option<Arc<TableSchema>>>,
+    /// The last description of each table outside the replicated set, in case it joins it
+    /// ([`PgStream::add_table`]): pgoutput describes a relation once per session.
+    unknown: HashMap<u32, Relation>,
     queue: VecDeque<SourceEvent>,
     in_transaction: bool,
     /// The server's WAL position as of the latest message (for lag).
@@ -72,6 +75,7 @@ impl PgStream {
             client,
             known: tables.iter().map(|t| (t.name.clone(), t.clone())).collect(),
             relations: HashMap::new(),
+            unknown: HashMap::new(),
             queue: VecDeque::new(),
             in_transaction: false,
             server_wal_end: from,
@@ -97,6 +101,24 @@ impl PgStream {
     /// The server's WAL position as of the latest message received.
     pub fn server_wal_end(&self) -> Lsn {
         self.server_wal_end
+    }
+
+    /// Replicates `schema`'s table from now on (a table that joined the publication while
+    /// streaming). Its changes are delivered from the next message on.
+    pub fn add_table(&mut self, schema: Arc<TableSchema>) {
+        let name = schema.name.clone();
+        self.known.insert(name.clone(), schema);
+        let ids: Vec<u32> = self
+            .unknown
+            .iter()
+            .filter(|(_, r)| r.namespace == name.schema && r.name == name.name)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            if let Some(rel) = self.unknown.remove(&id) {
+                self.relation(rel);
+            }
+        }
     }
 
     /// Reports `lsn` as durably applied (the slot may release WAL before it).
@@ -180,7 +202,13 @@ impl PgStream {
             self.known.insert(name, s.clone());
             self.queue.push_back(SourceEvent::Schema(s.clone()));
         }
-        self.relations.insert(rel.id, schema);
+        let id = rel.id;
+        if schema.is_none() {
+            self.unknown.insert(id, rel);
+        } else {
+            self.unknown.remove(&id);
+        }
+        self.relations.insert(id, schema);
     }
 }
 

@@ -393,15 +393,24 @@ struct Records {
     finished_jobs: Vec<String>,
 }
 
+/// A copy waiting for its turn (one copy runs at a time).
+struct QueuedCopy {
+    schema: Arc<TableSchema>,
+    after: Lsn,
+    mode: copy::Mode,
+    reason: &'static str,
+}
+
 /// Streaming state between destination commits.
 struct Stream {
     /// What the catalog poller saw.
     catalog: tokio::sync::mpsc::Receiver<CatalogSeen>,
     /// Columns added at the destination from the catalog, before the stream carried them.
     columns_added: std::collections::HashSet<(TableName, String)>,
-    /// Tables to copy again (merge) because a column with a default was added: once the stream
-    /// has passed the position read after the poll saw it.
-    ddl_copies: Vec<(Arc<TableSchema>, Lsn)>,
+    /// Copies to start when no copy runs, each once the stream has passed its position: a table
+    /// copied again (merge) because a column with a default was added (the position read after
+    /// the poll saw it), a table that joined the publication (truncate, at once).
+    queued_copies: Vec<QueuedCopy>,
     checkpoint: Lsn,
     /// The stream has delivered every transaction that commits before this position.
     received: Lsn,
@@ -475,7 +484,6 @@ impl<S: Source> Pipeline<S> {
         self.set_phase(Phase::Starting);
         let configured = self.config.tables();
         let schemas = self.source.tables(configured.as_deref()).await?;
-        let tables: Vec<TableName> = schemas.iter().map(|s| s.name.clone()).collect();
         let records = block(|| self.destination.load_chunks())?;
         let (checkpoint, copy, gap) = match block(|| self.destination.load_checkpoint())? {
             Some(cp) => match self.check_continuity(&cp).await? {
@@ -519,12 +527,12 @@ impl<S: Source> Pipeline<S> {
         let (catalog_tx, catalog) = tokio::sync::mpsc::channel(4);
         let poller = (self.config.source.schema_poll_s > 0).then(|| {
             let every = Duration::from_secs(self.config.source.schema_poll_s);
-            tokio::spawn(self.source.poll_catalog(tables.clone(), every, catalog_tx))
+            tokio::spawn(self.source.poll_catalog(configured.clone(), every, catalog_tx))
         });
         let mut state = Stream {
             catalog,
             columns_added: Default::default(),
-            ddl_copies: Vec::new(),
+            queued_copies: Vec::new(),
             checkpoint,
             received: checkpoint,
             batch: Batch::new(),
@@ -720,7 +728,7 @@ impl<S: Source> Pipeline<S> {
             // Copied rows enter at transaction boundaries, once the stream has delivered every
             // transaction before the copy's snapshot (see the `copy` module).
             if !st.in_transaction && st.copy.is_none() {
-                self.start_due_ddl_copy(st);
+                self.start_queued_copy(st);
             }
             let copy_open =
                 !st.in_transaction && st.copy.as_ref().is_some_and(|c| c.ready_at.is_none_or(|r| st.received >= r));
@@ -737,7 +745,7 @@ impl<S: Source> Pipeline<S> {
                 }
                 seen = st.catalog.recv(), if !st.in_transaction => {
                     if let Some(seen) = seen {
-                        self.on_catalog(seen, st)?;
+                        self.on_catalog(seen, stream, st)?;
                     }
                 }
                 req = self.requests.recv(), if !st.in_transaction => {
@@ -1054,9 +1062,9 @@ impl<S: Source> Pipeline<S> {
     /// added at the destination now (NULL until a change carries them); a column with a default
     /// gave every existing row a value no change carries, so the table is copied again (merge)
     /// once the stream is past the change.
-    fn on_catalog(&mut self, seen: CatalogSeen, st: &mut Stream) -> Result<(), Error> {
+    fn on_catalog(&mut self, seen: CatalogSeen, stream: &mut S::Stream, st: &mut Stream) -> Result<(), Error> {
         let name = seen.schema.name.clone();
-        let Some(current) = st.schemas.get(&name) else { return Ok(()) };
+        let Some(current) = st.schemas.get(&name) else { return self.table_joined(seen.schema, stream, st) };
         let added: Vec<siphon_core::schema::Column> = seen
             .schema
             .columns
@@ -1084,18 +1092,47 @@ impl<S: Source> Pipeline<S> {
         for c in &added {
             st.columns_added.insert((name.clone(), c.name.clone()));
         }
-        if with_default && !st.ddl_copies.iter().any(|(t, _)| t.name == name) {
-            st.ddl_copies.push((seen.schema, seen.position));
+        if with_default && !st.queued_copies.iter().any(|q| q.schema.name == name) {
+            st.queued_copies.push(QueuedCopy {
+                schema: seen.schema,
+                after: seen.position,
+                mode: copy::Mode::Merge,
+                reason: "ddl",
+            });
         }
         Ok(())
     }
 
-    /// Starts the copy of a table whose added column has a default, once the stream is past it.
-    fn start_due_ddl_copy(&mut self, st: &mut Stream) {
-        let Some(i) = st.ddl_copies.iter().position(|(_, after)| st.received >= *after) else { return };
-        // The catalog's schema: the stream may not have described the new column yet.
-        let (schema, _) = st.ddl_copies.remove(i);
-        self.copy_online(st, vec![schema], copy::Mode::Merge, "ddl");
+    /// A table joined the replicated set while streaming (created under a `FOR ALL TABLES`
+    /// publication, or added to the publication): it is created at the destination, streamed
+    /// from this point on, and copied (truncate mode) as soon as no other copy runs. Changes
+    /// streamed before its copy starts are emptied by the copy's truncate and covered by its
+    /// snapshot, which is taken after (see [`crate::copy`]).
+    fn table_joined(&mut self, schema: Arc<TableSchema>, stream: &mut S::Stream, st: &mut Stream) -> Result<(), Error> {
+        let name = schema.name.clone();
+        let batch = std::mem::take(&mut st.batch);
+        block(|| -> Result<(), Error> {
+            self.destination.apply(batch)?;
+            self.destination.ensure_table(&schema)
+        })?;
+        st.pending_since.get_or_insert_with(Instant::now);
+        stream.add_table(schema.clone());
+        st.schemas.insert(name.clone(), schema.clone());
+        self.status.table_mut(&name);
+        tracing::info!(event = "ddl.seen", table = %name, "a table joined the publication: streaming it, and copying it");
+        self.record_event(serde_json::json!({
+            "event": "ddl.seen", "table": name.to_string(), "table_added": true, "via": "catalog", "copy": true,
+        }));
+        st.queued_copies.push(QueuedCopy { schema, after: Lsn::ZERO, mode: copy::Mode::Truncate, reason: "added" });
+        Ok(())
+    }
+
+    /// Starts the first queued copy whose position the stream has passed.
+    fn start_queued_copy(&mut self, st: &mut Stream) {
+        let Some(i) = st.queued_copies.iter().position(|q| st.received >= q.after) else { return };
+        // The catalog's schema: the stream may not have described a new column yet.
+        let q = st.queued_copies.remove(i);
+        self.copy_online(st, vec![q.schema], q.mode, q.reason);
     }
 
     fn over_limits(&self, batch: &Batch) -> bool {

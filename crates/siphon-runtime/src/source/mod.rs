@@ -82,6 +82,8 @@ pub trait ChangeStream: Send {
     fn server_end(&self) -> Lsn;
     /// Tells the source that everything up to `lsn` is durable at the destination.
     fn confirm(&self, lsn: Lsn);
+    /// Streams `schema`'s table too from now on (it joined the replicated set while streaming).
+    fn add_table(&mut self, schema: Arc<TableSchema>);
     fn shutdown(self) -> impl Future<Output = ()> + Send;
 }
 
@@ -142,12 +144,13 @@ pub trait Source: Clone + Send + Sync + 'static {
         tables: &[Arc<TableSchema>],
     ) -> impl Future<Output = Result<Self::Stream, Error>> + Send;
 
-    /// Reads `tables`' columns from the catalog every `every` for the session's life, sending
-    /// what it sees to `tx`. The default never sends (the source reports schema changes in the
-    /// stream itself).
+    /// Reads the replicated tables' columns from the catalog every `every` for the session's
+    /// life, sending what it sees to `tx`: the `configured` tables, or every table the source
+    /// offers now (so a table that joined it is seen too). The default never sends (the source
+    /// reports schema changes in the stream itself).
     fn poll_catalog(
         &self,
-        _tables: Vec<TableName>,
+        _configured: Option<Vec<TableName>>,
         _every: std::time::Duration,
         _tx: mpsc::Sender<CatalogSeen>,
     ) -> impl Future<Output = ()> + Send + 'static {

@@ -71,6 +71,10 @@ impl ChangeStream for PgStream {
         PgStream::confirm(self, lsn)
     }
 
+    fn add_table(&mut self, schema: Arc<TableSchema>) {
+        PgStream::add_table(self, schema)
+    }
+
     async fn shutdown(self) {
         PgStream::shutdown(self).await
     }
@@ -168,19 +172,32 @@ impl Source for PostgresSource {
     /// cost is one small catalog query per table per interval, and a delay of at most `every`.
     fn poll_catalog(
         &self,
-        tables: Vec<TableName>,
+        configured: Option<Vec<TableName>>,
         every: Duration,
         tx: mpsc::Sender<CatalogSeen>,
     ) -> impl std::future::Future<Output = ()> + Send + 'static {
-        let connector = self.connector.clone();
+        let (connector, publication) = (self.connector.clone(), self.publication.clone());
         async move {
             let mut client = None;
+            // Tables that cannot be replicated (no key), reported once.
+            let mut refused = std::collections::HashSet::new();
             loop {
                 tokio::time::sleep(every).await;
                 if client.is_none() {
                     client = connector.sql().await.ok();
                 }
                 let Some(c) = &client else { continue };
+                let tables = match &configured {
+                    Some(t) => t.clone(),
+                    None => match catalog::publication_tables(c, &publication, None).await {
+                        Ok(t) => t,
+                        Err(e) => {
+                            tracing::debug!(error = %e, "catalog poll failed");
+                            client = None;
+                            continue;
+                        }
+                    },
+                };
                 for t in &tables {
                     let seen = async {
                         let schema = catalog::table_schema(c, t).await?;
@@ -193,6 +210,11 @@ impl Source for PostgresSource {
                         Ok(seen) => {
                             if tx.send(seen).await.is_err() {
                                 return;
+                            }
+                        }
+                        Err(e) if !e.is_transient() => {
+                            if refused.insert(t.clone()) {
+                                tracing::warn!(table = %t, error = %e, "a table of the publication cannot be replicated");
                             }
                         }
                         Err(e) => {
