@@ -49,6 +49,10 @@ macro_rules! suite {
                 super::schema_changes_without_row_changes_and_type_changes($kind)
             }
             #[test]
+            fn a_renamed_column_keeps_its_values() {
+                super::a_renamed_column_keeps_its_values($kind)
+            }
+            #[test]
             fn kill_9_while_streaming_is_exact() {
                 super::kill_9_while_streaming_is_exact($kind)
             }
@@ -435,6 +439,40 @@ fn schema_changes_without_row_changes_and_type_changes(kind: Kind) {
     assert_same(dest.rows(&p, sql), pg_rows(&src, sql), "t after ADD COLUMN DEFAULT, a wider type and DROP COLUMN");
     let gone = "SELECT count(*) FROM information_schema.columns WHERE table_name = 't' AND column_name = 'gone'";
     assert_eq!(dest.rows(&p, gone), vec![vec!["0".to_string()]], "drop_columns dropped it");
+}
+
+fn a_renamed_column_keeps_its_values(kind: Kind) {
+    let src = TestDb::new("comp_rename");
+    src.psql("CREATE TABLE t (id int PRIMARY KEY, old_name text, n int); INSERT INTO t SELECT i, 'v' || i, i FROM generate_series(1, 20) i;");
+    let dest = Dest::new(kind, "comp_rename");
+    let p = dest.pipeline(&src, &["public.t"], "[flush]\ninterval_ms = 50");
+    let mut s = p.start();
+    s.wait_synced(&src);
+    // A rename, then a drop and an add in one go (which must not be taken for a rename).
+    src.psql(
+        "ALTER TABLE t RENAME COLUMN old_name TO new_name; UPDATE t SET new_name = 'changed' WHERE id = 1;
+         INSERT INTO t VALUES (21, 'v21', 21);",
+    );
+    s.wait_synced(&src);
+    src.psql("ALTER TABLE t DROP COLUMN n; ALTER TABLE t ADD COLUMN m int; UPDATE t SET m = 9 WHERE id = 2;");
+    s.wait_synced(&src);
+    assert!(s.stop().success());
+    // Rows never touched since keep their values under the new name.
+    let sql = "SELECT id, new_name, m FROM public.t";
+    assert_same(dest.rows(&p, sql), pg_rows(&src, sql), "t after RENAME COLUMN");
+    let columns = "SELECT column_name FROM information_schema.columns WHERE table_name = 't' AND table_schema = 'public' ORDER BY column_name";
+    let names: Vec<String> = dest.rows(&p, columns).into_iter().map(|r| r[0].clone()).collect();
+    assert_eq!(
+        names,
+        ["id", "m", "n", "new_name"],
+        "renamed, not added; the dropped column kept (drop_columns = false)"
+    );
+    let renames: Vec<serde_json::Value> = common::events(&p, "ddl.seen")
+        .into_iter()
+        .filter(|e| e["renamed"].as_array().is_some_and(|r| !r.is_empty()))
+        .collect();
+    assert_eq!(renames.len(), 1, "{renames:?}");
+    assert_eq!(renames[0]["renamed"], serde_json::json!([["old_name", "new_name"]]));
 }
 
 fn kill_9_while_streaming_is_exact(kind: Kind) {

@@ -115,6 +115,13 @@ pub trait Destination: Send {
         Ok(())
     }
 
+    /// Columns renamed at the source, `(old, new)`: the destination column keeps its values
+    /// under the new name. Done in the open transaction, before rows of the new schema. The
+    /// default does nothing (a destination that keeps no tables).
+    fn rename_columns(&mut self, _table: &TableName, _renamed: &[(String, String)]) -> Result<(), DestinationError> {
+        Ok(())
+    }
+
     /// Accepts a batch into the open transaction (opening one if needed).
     fn apply(&mut self, batch: Batch) -> Result<(), DestinationError>;
 

@@ -517,6 +517,20 @@ impl Destination for DuckDbDestination {
         Ok(())
     }
 
+    fn rename_columns(&mut self, table: &TableName, renamed: &[(String, String)]) -> Result<(), DestinationError> {
+        self.begin()?;
+        for (old, new) in renamed {
+            let sql =
+                format!("ALTER TABLE {} RENAME COLUMN {} TO {}", table.quoted(), quote_ident(old), quote_ident(new));
+            self.conn.execute_batch(&sql).map_err(|e| {
+                DestinationError::table(format!("could not rename {table}.{old} to {new}")).with_detail(e.to_string())
+            })?;
+        }
+        // Rows are staged for the table's current columns: prepare again on the next rows.
+        self.tables.remove(table);
+        Ok(())
+    }
+
     fn change_columns(
         &mut self,
         table: &TableName,

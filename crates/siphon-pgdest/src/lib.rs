@@ -555,6 +555,23 @@ impl Destination for PgDestination {
         Ok(())
     }
 
+    fn rename_columns(&mut self, table: &TableName, renamed: &[(String, String)]) -> Result<(), DestinationError> {
+        if renamed.is_empty() {
+            return Ok(());
+        }
+        let target = self.target(table)?;
+        let what = format!("could not rename columns of {target} at the destination");
+        self.begin(&what)?;
+        let q = siphon_core::schema::quote_ident;
+        let sql: Vec<String> = renamed
+            .iter()
+            .map(|(old, new)| format!("ALTER TABLE {} RENAME COLUMN {} TO {}", target.quoted(), q(old), q(new)))
+            .collect();
+        self.session.batch(&sql.join(";\n")).map_err(|e| e.classify(&what))?;
+        self.tables.remove(table);
+        Ok(())
+    }
+
     fn ensure_table(&mut self, schema: &TableSchema) -> Result<(), DestinationError> {
         if !schema.has_key() {
             return Err(Error::table(format!("table {} has no primary key", schema.name))

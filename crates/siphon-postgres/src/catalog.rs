@@ -194,3 +194,20 @@ pub async fn current_wal_lsn(client: &Client) -> Result<siphon_core::Lsn, Error>
         .parse()
         .map_err(|e: siphon_core::position::LsnParseError| Error::fatal("bad WAL position").with_detail(e.to_string()))
 }
+
+/// The table's current columns with their `attnum`: a column keeps its number when renamed, and
+/// a column added later gets a new one, so the numbers tell a rename from a drop and an add.
+pub async fn column_numbers(
+    client: &Client,
+    table: &TableName,
+) -> Result<std::collections::HashMap<String, i64>, Error> {
+    let rows = client
+        .query(
+            "SELECT attname::text, attnum::int8 FROM pg_attribute
+             WHERE attrelid = $1::text::regclass AND attnum > 0 AND NOT attisdropped",
+            &[&table.quoted()],
+        )
+        .await
+        .map_err(|e| classify(e, &format!("could not read the columns of {table}")))?;
+    Ok(rows.iter().map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1))).collect())
+}

@@ -405,6 +405,11 @@ struct QueuedCopy {
 struct Stream {
     /// What the catalog poller saw.
     catalog: tokio::sync::mpsc::Receiver<CatalogSeen>,
+    /// Each replicated table's column identities ([`Source::column_ids`]): current names, and
+    /// the names columns had before, with the identity they had then.
+    column_ids: HashMap<TableName, HashMap<String, i64>>,
+    /// Renames found for the schema event being handled.
+    renamed: Vec<(String, String)>,
     /// Columns added at the destination from the catalog, before the stream carried them.
     columns_added: std::collections::HashSet<(TableName, String)>,
     /// Copies to start when no copy runs, each once the stream has passed its position: a table
@@ -523,6 +528,12 @@ impl<S: Source> Pipeline<S> {
             self.destination.apply(batch)?;
             self.destination.commit(&Checkpoint { lsn: checkpoint, chunks, ..Checkpoint::default() })
         })?;
+        let mut column_ids = HashMap::new();
+        for s in &schemas {
+            if let Some(ids) = self.source.column_ids(&s.name).await? {
+                column_ids.insert(s.name.clone(), ids);
+            }
+        }
         let mut stream = self.source.stream(checkpoint, &schemas).await?;
         let (catalog_tx, catalog) = tokio::sync::mpsc::channel(4);
         let poller = (self.config.source.schema_poll_s > 0).then(|| {
@@ -533,6 +544,8 @@ impl<S: Source> Pipeline<S> {
             catalog,
             columns_added: Default::default(),
             queued_copies: Vec::new(),
+            column_ids,
+            renamed: Vec::new(),
             checkpoint,
             received: checkpoint,
             batch: Batch::new(),
@@ -737,7 +750,11 @@ impl<S: Source> Pipeline<S> {
                 _ = stop.requested() => return self.finish(stream, st),
                 ev = stream.next() => {
                     last_event = Instant::now();
-                    self.on_event(ev?, stream, st)?
+                    let ev = ev?;
+                    if let SourceEvent::Schema(schema) = &ev {
+                        st.renamed = self.renamed_columns(schema, st).await?;
+                    }
+                    self.on_event(ev, stream, st)?
                 }
                 msg = next_copy_msg(&mut st.copy), if copy_open => {
                     last_event = Instant::now();
@@ -761,6 +778,31 @@ impl<S: Source> Pipeline<S> {
         }
     }
 
+    /// The columns a new description of a table renamed, `(old, new)`: a column gone from the
+    /// description and one new in it with the same identity in the catalog. Identities are read
+    /// from the catalog when a description adds columns, and the names columns had keep the
+    /// identity they had; a rename followed by more changes before siphon reads the catalog may
+    /// look like a drop and an add (the old column is then kept, as for a drop).
+    async fn renamed_columns(&mut self, schema: &TableSchema, st: &mut Stream) -> Result<Vec<(String, String)>, Error> {
+        let Some(before) = st.schemas.get(&schema.name) else { return Ok(Vec::new()) };
+        let has = |t: &TableSchema, n: &str| t.columns.iter().any(|c| c.name == n);
+        let removed: Vec<String> =
+            before.columns.iter().filter(|c| !has(schema, &c.name)).map(|c| c.name.clone()).collect();
+        let added: Vec<String> =
+            schema.columns.iter().filter(|c| !has(before, &c.name)).map(|c| c.name.clone()).collect();
+        if added.is_empty() {
+            return Ok(Vec::new());
+        }
+        let Some(now) = self.source.column_ids(&schema.name).await? else { return Ok(Vec::new()) };
+        let ids = st.column_ids.entry(schema.name.clone()).or_default();
+        let old: Vec<(String, i64)> = removed.into_iter().filter_map(|r| ids.get(&r).map(|i| (r, *i))).collect();
+        ids.extend(now);
+        Ok(old
+            .into_iter()
+            .filter_map(|(r, i)| added.iter().find(|a| ids.get(*a) == Some(&i)).map(|a| (r, a.clone())))
+            .collect())
+    }
+
     fn on_event(&mut self, ev: SourceEvent, stream: &S::Stream, st: &mut Stream) -> Result<(), Error> {
         match ev {
             SourceEvent::Begin { final_lsn, .. } => {
@@ -769,6 +811,7 @@ impl<S: Source> Pipeline<S> {
                 st.received = st.received.max(final_lsn);
             }
             SourceEvent::Schema(schema) => {
+                let renamed = std::mem::take(&mut st.renamed);
                 if st.schemas.get(&schema.name) != Some(&schema) {
                     let (mut retyped, mut dropped) = (Vec::new(), Vec::new());
                     if let Some(before) = st.schemas.get(&schema.name) {
@@ -786,7 +829,10 @@ impl<S: Source> Pipeline<S> {
                             .cloned()
                             .collect();
                         if self.config.destination.drop_columns {
-                            dropped = columns(before).into_iter().filter(|n| !columns(&schema).contains(n)).collect();
+                            dropped = columns(before)
+                                .into_iter()
+                                .filter(|n| !columns(&schema).contains(n) && !renamed.iter().any(|(old, _)| old == n))
+                                .collect();
                         }
                         let names =
                             |cs: &[siphon_core::schema::Column]| cs.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
@@ -794,12 +840,15 @@ impl<S: Source> Pipeline<S> {
                         self.record_event(serde_json::json!({
                             "event": "ddl.seen", "table": schema.name.to_string(),
                             "columns_before": columns(before), "columns_after": columns(&schema),
-                            "retyped": names(&retyped), "dropped": dropped,
+                            "retyped": names(&retyped), "dropped": dropped, "renamed": renamed,
                         }));
                     }
                     let batch = std::mem::take(&mut st.batch);
                     block(|| -> Result<(), Error> {
                         self.destination.apply(batch)?;
+                        if !renamed.is_empty() {
+                            self.destination.rename_columns(&schema.name, &renamed)?;
+                        }
                         if !retyped.is_empty() || !dropped.is_empty() {
                             self.destination.change_columns(&schema.name, &retyped, &dropped)?;
                         }
@@ -1065,6 +1114,11 @@ impl<S: Source> Pipeline<S> {
     fn on_catalog(&mut self, seen: CatalogSeen, stream: &mut S::Stream, st: &mut Stream) -> Result<(), Error> {
         let name = seen.schema.name.clone();
         let Some(current) = st.schemas.get(&name) else { return self.table_joined(seen.schema, stream, st) };
+        if current.columns.iter().any(|k| !seen.schema.columns.iter().any(|c| c.name == k.name)) {
+            // A column was dropped or renamed: the stream's next description of the table tells
+            // which (a renamed column must not be added under its new name first).
+            return Ok(());
+        }
         let added: Vec<siphon_core::schema::Column> = seen
             .schema
             .columns

@@ -157,6 +157,15 @@ pub trait Source: Clone + Send + Sync + 'static {
         std::future::pending()
     }
 
+    /// Each current column's stable identity in the source catalog (PostgreSQL: `attnum`), which
+    /// a rename keeps and a drop-and-add does not; `None` when the source has none.
+    fn column_ids(
+        &self,
+        _table: &TableName,
+    ) -> impl Future<Output = Result<Option<std::collections::HashMap<String, i64>>, Error>> + Send {
+        async { Ok(None) }
+    }
+
     /// After a pause: waits until the source has let go of siphon's position.
     fn released(&self) -> impl Future<Output = ()> + Send {
         async {}

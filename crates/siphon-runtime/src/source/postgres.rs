@@ -228,6 +228,11 @@ impl Source for PostgresSource {
         }
     }
 
+    async fn column_ids(&self, table: &TableName) -> Result<Option<std::collections::HashMap<String, i64>>, Error> {
+        let client = self.connector.sql().await?;
+        Ok(Some(catalog::column_numbers(&client, table).await?))
+    }
+
     /// Waits until the server has let go of the slot, so that "paused" means
     /// `pg_replication_slots.active = false` (what an operator checks before dropping a slot).
     async fn released(&self) {
