@@ -11,6 +11,7 @@ pub mod config;
 pub mod destination;
 pub mod doctor;
 pub mod error;
+pub mod modes;
 pub mod pgtext;
 pub mod position;
 pub mod row;
