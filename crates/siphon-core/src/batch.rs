@@ -63,14 +63,25 @@ impl Transaction {
         origin
     }
 
-    /// What the batch keeps for `table`: (the last stamp per key, every change).
-    fn keeps(&self, table: &TableName) -> (bool, bool) {
+    /// What the batch keeps for `table`.
+    fn keeps(&self, table: &TableName) -> Keeps {
         if self.plain {
-            return (false, false);
+            return Keeps::default();
         }
         let mode = self.modes.of(table);
-        (mode.metadata_columns, mode.keeps_history())
+        Keeps { stamps: mode.metadata_columns, history: mode.keeps_history(), tombstones: mode.soft_delete }
     }
+}
+
+/// What a batch keeps of a table's changes besides their compacted ops.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Keeps {
+    /// The stamp of each key's last change (metadata columns).
+    stamps: bool,
+    /// Every change (history).
+    history: bool,
+    /// The last row of each key deleted in the batch (soft deletes: the tombstone keeps it).
+    tombstones: bool,
 }
 
 /// One change of a table with history, as it happened (before compaction).
@@ -113,6 +124,8 @@ pub struct TableBatch {
     truncated_by: Option<Stamp>,
     /// Every change in order (tables with history).
     history: Vec<HistoryEntry>,
+    /// The row each key deleted in this batch had in it before (soft-delete tables).
+    tombstones: HashMap<Vec<Datum>, Row>,
 }
 
 impl TableBatch {
@@ -125,6 +138,7 @@ impl TableBatch {
             last: HashMap::new(),
             truncated_by: None,
             history: Vec::new(),
+            tombstones: HashMap::new(),
         }
     }
 
@@ -157,6 +171,13 @@ impl TableBatch {
     /// [`Transaction`].
     pub fn truncated_by(&self) -> Option<&Stamp> {
         self.truncated_by.as_ref()
+    }
+
+    /// For a key deleted in this batch (soft-delete tables): the row an earlier change of the
+    /// batch gave it, which the destination never saw — its tombstone keeps these values, as if
+    /// the changes had been applied one by one. `None` when the row is the stored one.
+    pub fn tombstone(&self, key: &[Datum]) -> Option<&Row> {
+        self.tombstones.get(key)
     }
 
     /// Every change of a table with history, in order.
@@ -197,12 +218,30 @@ impl TableBatch {
     }
 
     /// Applies a stamped change, keeping its stamp per key and/or its history entry.
-    fn apply_stamped(&mut self, kind: ChangeKind, stamp: Stamp, (last, history): (bool, bool)) {
+    fn apply_stamped(&mut self, kind: ChangeKind, stamp: Stamp, keeps: Keeps) {
         let (key, old_key, deleted) = match &kind {
             ChangeKind::Insert { new } | ChangeKind::Update { old_key: None, new } => (self.key_of(new), None, None),
             ChangeKind::Update { old_key: Some(old), new } => (self.key_of(new), Some(self.key_of(old)), None),
-            ChangeKind::Delete { old_key } => (self.key_of(old_key), None, history.then(|| old_key.clone())),
+            ChangeKind::Delete { old_key } => (self.key_of(old_key), None, keeps.history.then(|| old_key.clone())),
         };
+        // The key that leaves, for its tombstone.
+        let leaving = match &kind {
+            ChangeKind::Delete { .. } => Some(key.clone()),
+            ChangeKind::Update { .. } => old_key.clone().filter(|o| *o != key),
+            ChangeKind::Insert { .. } => None,
+        };
+        if let Some(k) = leaving.filter(|_| keeps.tombstones) {
+            match self.ops.get(&k) {
+                Some(RowOp::Upsert(row) | RowOp::Move { row, .. }) => {
+                    let row = row.clone();
+                    self.tombstones.insert(k, row);
+                }
+                _ => {
+                    self.tombstones.remove(&k);
+                }
+            }
+        }
+        let (last, history) = (keeps.stamps, keeps.history);
         self.apply(kind);
         if last {
             if let Some(old) = old_key {
@@ -307,7 +346,7 @@ impl Batch {
     pub fn push_in(&mut self, change: Change, tx: &mut Transaction) {
         let keeps = tx.keeps(&change.table.name);
         let origin = tx.next();
-        if keeps == (false, false) {
+        if keeps == Keeps::default() {
             return self.push(change);
         }
         let op = match &change.kind {
@@ -318,23 +357,44 @@ impl Batch {
         let stamp = Stamp { origin, op };
         self.changes += 1;
         let size = change_size(&change.kind);
-        self.bytes += if keeps.1 { 2 * size } else { size };
+        self.bytes += if keeps.history { 2 * size } else { size };
         let name = change.table.name.clone();
         let table = self.tables.entry(name).or_insert_with(|| TableBatch::new(change.table.clone()));
         table.schema = change.table;
         table.apply_stamped(change.kind, stamp, keeps);
     }
 
-    /// A TRUNCATE of the source transaction `tx`.
+    /// A TRUNCATE of the source transaction `tx`. In a soft-delete table, rows the batch
+    /// wrote before it become tombstones (as if applied one by one, then marked).
     pub fn truncate_in(&mut self, schema: Arc<TableSchema>, tx: &mut Transaction) {
         let origin = tx.next();
-        let (_, history) = tx.keeps(&schema.name);
+        let keeps = tx.keeps(&schema.name);
         let stamp = Stamp { origin, op: ChangeOp::Truncate };
         let name = schema.name.clone();
+        let mut pending = Vec::new();
+        if let Some(table) = self.tables.get_mut(&name).filter(|_| keeps.tombstones) {
+            for (key, op) in std::mem::take(&mut table.ops) {
+                match op {
+                    RowOp::Upsert(row) | RowOp::Move { row, .. } => {
+                        table.tombstones.insert(key.clone(), row);
+                        pending.push(key);
+                    }
+                    // Deleted earlier in the batch, before the destination saw it: still a tombstone.
+                    RowOp::Delete(_) if table.tombstones.contains_key(&key) => pending.push(key),
+                    RowOp::Delete(_) => {}
+                }
+            }
+        }
         self.truncate(schema);
         let table = self.tables.get_mut(&name).expect("truncate inserted the table");
         table.truncated_by = Some(stamp);
-        if history {
+        for key in pending {
+            if keeps.stamps {
+                table.last.insert(key.clone(), stamp);
+            }
+            table.ops.insert(key.clone(), RowOp::Delete(key));
+        }
+        if keeps.history {
             table.history.push(HistoryEntry { stamp, row: None });
         }
     }
@@ -596,6 +656,89 @@ mod tests {
             let mut actual_state = BTreeMap::new();
             apply(&mut actual_state, batch);
             prop_assert_eq!(actual_state, state);
+        }
+    }
+
+    /// A soft-delete table as a destination keeps it: `key -> (v, deleted)`, applied the way
+    /// the runtime's `ModedDestination` maps a batch (mark all on truncate, tombstones).
+    fn apply_soft(table: &mut BTreeMap<i64, (String, bool)>, batch: Batch) {
+        let key = |d: &Datum| d.as_text().unwrap().parse::<i64>().unwrap();
+        for tb in batch.into_tables() {
+            if tb.truncate_first {
+                table.values_mut().for_each(|v| v.1 = true);
+            }
+            for op in tb.ops() {
+                match op {
+                    RowOp::Delete(k) => match tb.tombstone(k) {
+                        Some(row) => {
+                            table.insert(key(&k[0]), (row[1].as_text().unwrap().to_string(), true));
+                        }
+                        None => {
+                            if let Some(v) = table.get_mut(&key(&k[0])) {
+                                v.1 = true;
+                            }
+                        }
+                    },
+                    RowOp::Upsert(r) => {
+                        table.insert(key(&r[0]), (r[1].as_text().unwrap().to_string(), false));
+                    }
+                    RowOp::Move { .. } => unreachable!("no unchanged TOAST values here"),
+                }
+            }
+        }
+    }
+
+    proptest! {
+        /// Soft deletes give the same table whether changes are applied one by one or compacted
+        /// in one batch: a row inserted and deleted between two commits still leaves its
+        /// tombstone, and a TRUNCATE marks the rows the batch wrote before it.
+        #[test]
+        fn soft_deletes_do_not_depend_on_batch_boundaries(ops in proptest::collection::vec(op(), 0..40)) {
+            let mode = crate::modes::TableMode { soft_delete: true, ..Default::default() };
+            let mut tx = Transaction::new(Arc::new(TableModes::with_defaults(mode, None)));
+            tx.begin(Lsn(1), 0);
+            let (mut one_by_one, mut compacted) = (BTreeMap::new(), BTreeMap::new());
+            let mut live: BTreeMap<i64, String> = BTreeMap::new();
+            let mut batch = Batch::new();
+            for op in ops {
+                let kind = match op {
+                    Op::Insert(k, v) if !live.contains_key(&k) => {
+                        live.insert(k, v.to_string());
+                        ChangeKind::Insert { new: row(k, &v.to_string()) }
+                    }
+                    Op::Update(k, v) if live.contains_key(&k) => {
+                        live.insert(k, v.to_string());
+                        ChangeKind::Update { old_key: None, new: row(k, &v.to_string()) }
+                    }
+                    Op::MoveKey(a, b) if live.contains_key(&a) && !live.contains_key(&b) => {
+                        let v = live.remove(&a).unwrap();
+                        live.insert(b, v.clone());
+                        ChangeKind::Update { old_key: Some(vec![Datum::Text(a.to_string()), Datum::Null]), new: row(b, &v) }
+                    }
+                    Op::Delete(k) if live.contains_key(&k) => {
+                        live.remove(&k);
+                        ChangeKind::Delete { old_key: vec![Datum::Text(k.to_string()), Datum::Null] }
+                    }
+                    Op::Truncate => {
+                        live.clear();
+                        let mut single = Batch::new();
+                        single.truncate_in(schema(), &mut tx);
+                        apply_soft(&mut one_by_one, single);
+                        batch.truncate_in(schema(), &mut tx);
+                        continue;
+                    }
+                    _ => continue,
+                };
+                let mut single = Batch::new();
+                single.push_in(change(kind.clone()), &mut tx);
+                apply_soft(&mut one_by_one, single);
+                batch.push_in(change(kind), &mut tx);
+            }
+            apply_soft(&mut compacted, batch);
+            prop_assert_eq!(&compacted, &one_by_one);
+            let alive: BTreeMap<i64, String> =
+                compacted.into_iter().filter(|(_, (_, d))| !d).map(|(k, (v, _))| (k, v)).collect();
+            prop_assert_eq!(alive, live);
         }
     }
 

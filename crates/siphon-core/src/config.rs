@@ -640,10 +640,11 @@ impl TableConfig {
             }
         }
         for (i, c) in self.hash.iter().enumerate() {
-            if self.exclude.contains(c) || self.include.as_ref().is_some_and(|inc| !inc.contains(c)) {
+            // (A column missing from `include` may still be a key column: checked at start.)
+            if self.exclude.contains(c) {
                 return Err(ConfigError::new(
                     format!("{path}.hash[{i}]"),
-                    format!("column {c:?} is hashed but does not reach the destination (excluded, or not included)"),
+                    format!("column {c:?} is hashed but also excluded; remove it from one of the lists"),
                 ));
             }
         }

@@ -234,20 +234,6 @@ impl TableMap {
                 .with_hint("check the spelling (names are case-sensitive), or remove it from the list"));
             }
         }
-        if let Some(c) = source.columns.iter().find(|c| c.is_key && mode.exclude.contains(&c.name)) {
-            return Err(Error::fatal(format!(
-                "invalid configuration at `{path}.exclude`: column {:?} is part of the key of {}, and key columns cannot be excluded",
-                c.name, source.name
-            ))
-            .with_hint("rows are updated and deleted by their key at the destination; hash the column instead (tables.<t>.hash) to hide its values"));
-        }
-        if let Some(c) = source.columns.iter().find(|c| c.name.starts_with("__siphon_")) {
-            return Err(Error::fatal(format!(
-                "table {} has a column named {:?}: names starting with __siphon_ are siphon's at the destination",
-                source.name, c.name
-            ))
-            .with_hint(format!("exclude it (tables.\"{}\".exclude) or rename it at the source", source.name)));
-        }
         let kept_at = |c: &Column| {
             c.is_key
                 || match &mode.include {
@@ -255,6 +241,27 @@ impl TableMap {
                     None => !mode.exclude.contains(&c.name),
                 }
         };
+        if let Some(c) = source.columns.iter().find(|c| c.is_key && mode.exclude.contains(&c.name)) {
+            return Err(Error::fatal(format!(
+                "invalid configuration at `{path}.exclude`: column {:?} is part of the key of {}, and key columns cannot be excluded",
+                c.name, source.name
+            ))
+            .with_hint("rows are updated and deleted by their key at the destination; hash the column instead (tables.<t>.hash) to hide its values"));
+        }
+        if let Some(c) = source.columns.iter().find(|c| mode.hash.contains(&c.name) && !kept_at(c)) {
+            return Err(Error::fatal(format!(
+                "invalid configuration at `{path}.hash`: column {:?} of {} is hashed but not in `include`",
+                c.name, source.name
+            ))
+            .with_hint("add it to include, or remove it from hash"));
+        }
+        if let Some(c) = source.columns.iter().find(|c| c.name.starts_with("__siphon_") && kept_at(c)) {
+            return Err(Error::fatal(format!(
+                "table {} has a column named {:?}: names starting with __siphon_ are siphon's at the destination",
+                source.name, c.name
+            ))
+            .with_hint(format!("exclude it (tables.\"{}\".exclude) or rename it at the source", source.name)));
+        }
         let mut kept = Vec::new();
         let mut columns = Vec::new();
         for (index, c) in source.columns.iter().enumerate().filter(|(_, c)| kept_at(c)) {

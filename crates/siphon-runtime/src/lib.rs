@@ -14,6 +14,7 @@ pub mod pipeline;
 pub mod slots;
 pub mod state_dir;
 pub mod status;
+pub mod table_modes;
 pub mod telemetry;
 pub mod upgrade;
 pub mod verify;
