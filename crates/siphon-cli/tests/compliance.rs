@@ -60,6 +60,26 @@ macro_rules! suite {
             fn kill_9_mid_snapshot_resumes_exactly() {
                 super::kill_9_mid_snapshot_resumes_exactly($kind)
             }
+            #[test]
+            fn soft_deletes_mark_rows_and_reinserts_revive_them() {
+                super::soft_deletes_mark_rows_and_reinserts_revive_them($kind)
+            }
+            #[test]
+            fn history_keeps_every_change_once_in_order() {
+                super::history_keeps_every_change_once_in_order($kind)
+            }
+            #[test]
+            fn history_has_no_duplicates_after_kill_9() {
+                super::history_has_no_duplicates_after_kill_9($kind)
+            }
+            #[test]
+            fn metadata_columns_describe_the_last_change() {
+                super::metadata_columns_describe_the_last_change($kind)
+            }
+            #[test]
+            fn excluded_columns_never_arrive_and_hashes_are_salted_sha256() {
+                super::excluded_columns_never_arrive_and_hashes_are_salted_sha256($kind)
+            }
         }
     };
 }
@@ -543,4 +563,304 @@ fn kill_9_mid_snapshot_resumes_exactly(kind: Kind) {
     let digest = "SELECT count(*), md5(string_agg(concat(id, ':', v), ',' ORDER BY id)) FROM public.many";
     assert_same(dest.rows(&p, digest), pg_rows(&src, digest), "many: count and digest of every row");
     assert_eq!(count("SELECT count(*) FROM __siphon.copy_chunks"), 0, "a finished copy leaves no records");
+}
+
+/// `(id, v, live|deleted)` of a soft-delete table.
+const SOFT_SQL: &str =
+    "SELECT id, v, CASE WHEN __siphon_deleted THEN 'deleted' WHEN NOT __siphon_deleted THEN 'live' END FROM public.t";
+
+fn soft_deletes_mark_rows_and_reinserts_revive_them(kind: Kind) {
+    let src = TestDb::new("comp_soft");
+    src.psql(
+        "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT i, 'v' || i FROM generate_series(1, 6) i;",
+    );
+    let dest = Dest::new(kind, "comp_soft");
+    let p = dest.pipeline(&src, &["public.t"], "[flush]\ninterval_ms = 50\n[table_defaults]\nsoft_delete = true");
+    let mut s = p.start();
+    streaming(&mut s);
+    src.psql("DELETE FROM t WHERE id = 1");
+    src.psql("DELETE FROM t WHERE id = 2");
+    src.psql("INSERT INTO t VALUES (2, 'again')");
+    src.psql("BEGIN; DELETE FROM t WHERE id = 3; INSERT INTO t VALUES (3, 'same transaction'); COMMIT;");
+    src.psql("UPDATE t SET v = 'updated' WHERE id = 4; UPDATE t SET id = 40 WHERE id = 5;");
+    src.psql("INSERT INTO t VALUES (7, 'short-lived'); DELETE FROM t WHERE id = 7;");
+    s.wait_synced(&src);
+    assert!(s.stop().success());
+    let row = |id: &str, v: &str, state: &str| vec![id.to_string(), v.to_string(), state.to_string()];
+    let expected = vec![
+        row("1", "v1", "deleted"),
+        row("2", "again", "live"),
+        row("3", "same transaction", "live"),
+        row("4", "updated", "live"),
+        row("5", "v5", "deleted"),
+        row("40", "v5", "live"),
+        row("6", "v6", "live"),
+        row("7", "short-lived", "deleted"),
+    ];
+    assert_same(dest.rows(&p, SOFT_SQL), expected, "soft deletes keep the row, marked; a re-insert revives it");
+
+    let mut s = p.start();
+    src.psql("BEGIN; TRUNCATE t; INSERT INTO t VALUES (2, 'after truncate'), (8, 'new'); COMMIT;");
+    s.wait_synced(&src);
+    assert!(s.stop().success());
+    let expected = vec![
+        row("1", "v1", "deleted"),
+        row("2", "after truncate", "live"),
+        row("3", "same transaction", "deleted"),
+        row("4", "updated", "deleted"),
+        row("5", "v5", "deleted"),
+        row("40", "v5", "deleted"),
+        row("6", "v6", "deleted"),
+        row("7", "short-lived", "deleted"),
+        row("8", "new", "live"),
+    ];
+    assert_same(dest.rows(&p, SOFT_SQL), expected, "a TRUNCATE marks every row deleted");
+    let live = "SELECT id, v FROM public.t WHERE NOT __siphon_deleted";
+    assert_same(dest.rows(&p, live), pg_rows(&src, "SELECT id, v FROM t"), "live rows are the source's rows");
+}
+
+/// History rows `(id, v, op, position, seq, has commit time)`, in history order (sorted here:
+/// positions are zero-padded, so text order is position order).
+fn history(dest: &Dest, p: &Pipeline, table: &str) -> Vec<(String, String, String, String, u64)> {
+    let sql = format!(
+        "SELECT id, v, __siphon_op, __siphon_position, __siphon_seq, \
+         CASE WHEN __siphon_commit_ts IS NULL THEN 'no' ELSE 'yes' END FROM public.{table}__history"
+    );
+    let mut rows: Vec<(String, String, String, String, u64)> = dest
+        .rows(p, &sql)
+        .into_iter()
+        .map(|r| {
+            assert_eq!(r[5], "yes", "every history row has its commit time: {r:?}");
+            (r[0].clone(), r[1].clone(), r[2].clone(), r[3].clone(), r[4].parse().unwrap())
+        })
+        .collect();
+    rows.sort_by(|a, b| (&a.3, a.4).cmp(&(&b.3, b.4)));
+    rows
+}
+
+fn history_keeps_every_change_once_in_order(kind: Kind) {
+    let src = TestDb::new("comp_history");
+    src.psql(
+        "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (100, 'copied');
+         CREATE TABLE h (id int PRIMARY KEY, v text);",
+    );
+    let dest = Dest::new(kind, "comp_history");
+    let modes = "[flush]\ninterval_ms = 50\n[tables.\"public.t\"]\nhistory = \"both\"\n[tables.\"public.h\"]\nhistory = \"only\"";
+    let p = dest.pipeline(&src, &["public.t", "public.h"], modes);
+    let mut s = p.start();
+    streaming(&mut s);
+    for table in ["t", "h"] {
+        src.psql(&format!(
+            "BEGIN; INSERT INTO {table} VALUES (1, 'a'); UPDATE {table} SET v = 'b' WHERE id = 1;
+               UPDATE {table} SET v = 'c' WHERE id = 1; COMMIT;
+             UPDATE {table} SET v = 'd' WHERE id = 1;
+             UPDATE {table} SET v = 'e' WHERE id = 1;
+             BEGIN; UPDATE {table} SET id = 2 WHERE id = 1; UPDATE {table} SET v = 'f' WHERE id = 2; COMMIT;
+             DELETE FROM {table} WHERE id = 2;
+             INSERT INTO {table} VALUES (3, 'x');
+             TRUNCATE {table};"
+        ));
+    }
+    s.wait_synced(&src);
+    assert!(s.stop().success());
+    let checkpoint = &dest.rows(&p, "SELECT lsn FROM __siphon.checkpoint")[0][0];
+    for table in ["t", "h"] {
+        let rows = history(&dest, &p, table);
+        let seen: Vec<(&str, &str, &str)> = rows.iter().map(|r| (r.0.as_str(), r.1.as_str(), r.2.as_str())).collect();
+        assert_eq!(
+            seen,
+            vec![
+                ("1", "a", "insert"),
+                ("1", "b", "update"),
+                ("1", "c", "update"),
+                ("1", "d", "update"),
+                ("1", "e", "update"),
+                ("2", "e", "update"),
+                ("2", "f", "update"),
+                ("2", "NULL", "delete"),
+                ("3", "x", "insert"),
+                ("NULL", "NULL", "truncate"),
+            ],
+            "{table}__history: every change once, in order (the copied row is not a change)"
+        );
+        let positions: Vec<&str> = rows.iter().map(|r| r.3.as_str()).collect();
+        assert!(positions[0] == positions[1] && positions[1] == positions[2], "one transaction, one position");
+        assert!(rows[0].4 < rows[1].4 && rows[1].4 < rows[2].4, "seq orders a transaction's changes");
+        assert!(positions[2] < positions[3] && positions[5] == positions[6], "{positions:?}");
+        let last = common::parse_lsn(positions[9]).unwrap();
+        assert!(last < common::parse_lsn(checkpoint).unwrap(), "history positions are below the checkpoint");
+    }
+    assert_eq!(dest.rows(&p, "SELECT count(*) FROM public.t"), vec![vec!["0".to_string()]], "t itself is replicated");
+    let h_exists = "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name = 'h'";
+    assert_eq!(dest.rows(&p, h_exists), vec![vec!["0".to_string()]], "history only: no table h");
+}
+
+fn history_has_no_duplicates_after_kill_9(kind: Kind) {
+    let src = TestDb::new("comp_history_kill");
+    src.psql("CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, '0');");
+    let dest = Dest::new(kind, "comp_history_kill");
+    let p = dest.pipeline(
+        &src,
+        &["public.t"],
+        "[flush]\ninterval_ms = 20\nmax_rows = 7\n[table_defaults]\nhistory = \"both\"",
+    );
+    let mut s = p.start();
+    streaming(&mut s);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (cluster, name, done) = (src.cluster, src.name.clone(), done.clone());
+        // Writes until the kills are over (at least 3 rounds); returns the rounds written.
+        std::thread::spawn(move || {
+            let mut round = 0;
+            while round < 3 || !done.load(std::sync::atomic::Ordering::SeqCst) {
+                let mut sql = String::new();
+                for i in 0..30 {
+                    let n = round * 30 + i + 1;
+                    // Two changes of the key per transaction, every other one.
+                    if n % 2 == 0 {
+                        sql.push_str(&format!("BEGIN; UPDATE t SET v = '{n}a' WHERE id = 1; UPDATE t SET v = '{n}' WHERE id = 1; COMMIT;\n"));
+                    } else {
+                        sql.push_str(&format!("UPDATE t SET v = '{n}' WHERE id = 1;\n"));
+                    }
+                }
+                cluster.psql(&name, &sql);
+                round += 1;
+            }
+            round
+        })
+    };
+    for _ in 0..3 {
+        let before = s.status().and_then(|st| st["commits"].as_u64()).unwrap_or(0);
+        s.wait_status("a few more commits", |st| st["commits"].as_u64().unwrap_or(0) >= before + 3);
+        s.kill9();
+        dest.wait_writer_gone();
+        s = p.start();
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let rounds = writer.join().unwrap();
+    s.wait_synced(&src);
+    assert!(s.stop().success());
+    let values: Vec<String> = history(&dest, &p, "t").into_iter().map(|r| r.1).collect();
+    let mut expected = Vec::new();
+    for n in 1..=rounds * 30 {
+        if n % 2 == 0 {
+            expected.push(format!("{n}a"));
+        }
+        expected.push(n.to_string());
+    }
+    assert_eq!(values.len(), expected.len(), "one history row per change after 3 kill -9 (none twice, none lost)");
+    assert_eq!(values, expected, "in order");
+}
+
+fn metadata_columns_describe_the_last_change(kind: Kind) {
+    let src = TestDb::new("comp_metadata");
+    src.psql("CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'copied'), (2, 'copied'), (3, 'copied');");
+    let dest = Dest::new(kind, "comp_metadata");
+    let p = dest.pipeline(
+        &src,
+        &["public.t"],
+        "[flush]\ninterval_ms = 50\n[tables.\"public.t\"]\nmetadata_columns = true\nsoft_delete = true",
+    );
+    let mut s = p.start();
+    streaming(&mut s);
+    src.psql("INSERT INTO t VALUES (10, 'new'); UPDATE t SET v = 'changed' WHERE id = 2; DELETE FROM t WHERE id = 3;");
+    src.psql("BEGIN; INSERT INTO t VALUES (11, 'x'); UPDATE t SET v = 'y' WHERE id = 11; COMMIT;");
+    s.wait_synced(&src);
+    assert!(s.stop().success());
+    let sql = "SELECT id, v, __siphon_op, CASE WHEN __siphon_commit_ts IS NULL THEN 'no' ELSE 'yes' END,
+                      CASE WHEN __siphon_position IS NULL THEN 'no' ELSE 'yes' END,
+                      CASE WHEN __siphon_synced_at IS NULL THEN 'no' ELSE 'yes' END FROM public.t";
+    let row = |r: [&str; 6]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_same(
+        dest.rows(&p, sql),
+        vec![
+            row(["1", "copied", "copy", "no", "no", "yes"]),
+            row(["2", "changed", "update", "yes", "yes", "yes"]),
+            row(["3", "copied", "delete", "yes", "yes", "yes"]),
+            row(["10", "new", "insert", "yes", "yes", "yes"]),
+            row(["11", "y", "update", "yes", "yes", "yes"]),
+        ],
+        "metadata columns: the last change of each row",
+    );
+    let position =
+        |id: u32| dest.rows(&p, &format!("SELECT __siphon_position FROM public.t WHERE id = {id}"))[0][0].clone();
+    assert!(position(10) < position(2), "the insert of 10 committed before the update of 2");
+    // Commit times are the source's: the sync marker commits after every change.
+    let ts = dest.read_back(
+        "SELECT count(*) FROM public.t WHERE __siphon_commit_ts > now() - interval '1 hour' AND __siphon_commit_ts <= __siphon_synced_at",
+        "SELECT count(*) FROM public.t WHERE __siphon_commit_ts > now() - INTERVAL 1 HOUR AND __siphon_commit_ts <= __siphon_synced_at",
+    );
+    assert_eq!(dest.rows(&p, ts), vec![vec!["4".to_string()]], "commit times are recent and before the write");
+
+    let mut s = p.start();
+    src.psql("TRUNCATE t");
+    s.wait_synced(&src);
+    assert!(s.stop().success());
+    let ops = "SELECT DISTINCT __siphon_op, CASE WHEN __siphon_deleted THEN 'deleted' END FROM public.t";
+    assert_eq!(dest.rows(&p, ops), vec![vec!["truncate".to_string(), "deleted".to_string()]]);
+}
+
+const SALT: &str = "test-salt-0123456789";
+
+fn excluded_columns_never_arrive_and_hashes_are_salted_sha256(kind: Kind) {
+    let src = TestDb::new("comp_columns");
+    src.psql(
+        "CREATE TABLE people (id int PRIMARY KEY, email text, ssn text, notes text, age int);
+         INSERT INTO people VALUES (1, 'a@x.org', '111', 'secret 1', 30), (2, 'b@x.org', NULL, 'secret 2', NULL);
+         CREATE TABLE keyed (email text PRIMARY KEY, n int, extra text);
+         INSERT INTO keyed VALUES ('k1@x.org', 1, 'e1'), ('k2@x.org', 2, 'e2');",
+    );
+    let dest = Dest::new(kind, "comp_columns");
+    let modes = format!(
+        "[flush]\ninterval_ms = 50\n[tables.\"public.people\"]\nexclude = [\"notes\"]\nhash = [\"email\", \"ssn\"]\n\
+         [tables.keyed]\ninclude = [\"n\"]\nhash = [\"email\"]\n[hashing]\nsalt = \"{SALT}\""
+    );
+    let p = dest.pipeline(&src, &["public.people", "public.keyed"], &modes);
+    let mut s = p.start();
+    streaming(&mut s);
+    src.psql(
+        "INSERT INTO people VALUES (3, 'c@x.org', '333', 'secret 3', 40);
+         UPDATE people SET email = 'a2@x.org', notes = 'secret again' WHERE id = 1;
+         INSERT INTO keyed VALUES ('k3@x.org', 3, 'e3');
+         UPDATE keyed SET n = 20 WHERE email = 'k2@x.org';
+         DELETE FROM keyed WHERE email = 'k1@x.org';
+         UPDATE keyed SET email = 'k4@x.org' WHERE email = 'k3@x.org';",
+    );
+    s.wait_synced(&src);
+    assert!(s.stop().success());
+    let columns = "SELECT table_name, column_name FROM information_schema.columns
+                   WHERE table_schema = 'public' AND table_name IN ('people', 'keyed')";
+    let names =
+        |rows: &[&str]| rows.iter().map(|r| r.split(' ').map(str::to_string).collect()).collect::<Vec<Vec<String>>>();
+    assert_same(
+        dest.rows(&p, columns),
+        names(&["people id", "people email", "people ssn", "people age", "keyed email", "keyed n"]),
+        "excluded columns are not created",
+    );
+    // The hashes, computed independently by the source server.
+    let h = |c: &str| format!("encode(sha256(convert_to('{SALT}' || {c}, 'UTF8')), 'hex')");
+    let people = format!("SELECT id, {}, {}, age FROM people", h("email"), h("ssn"));
+    assert_same(
+        dest.rows(&p, "SELECT id, email, ssn, age FROM public.people"),
+        pg_rows(&src, &people),
+        "people, hashed",
+    );
+    let keyed = format!("SELECT {}, n FROM keyed", h("email"));
+    assert_same(
+        dest.rows(&p, "SELECT email, n FROM public.keyed"),
+        pg_rows(&src, &keyed),
+        "keyed: hashed keys still match",
+    );
+
+    // A key column cannot be excluded: siphon stops at start, naming the setting.
+    let text = std::fs::read_to_string(&p.config).unwrap();
+    std::fs::write(&p.config, text.replace("exclude = [\"notes\"]", "exclude = [\"notes\", \"id\"]")).unwrap();
+    let mut s = p.start();
+    assert_ne!(s.wait_exit(), 0);
+    let log = p.log();
+    assert!(
+        log.contains("tables.\"public.people\".exclude") && log.contains("key columns cannot be excluded"),
+        "{log}"
+    );
+    assert!(!log.contains(SALT), "the salt is never logged");
 }

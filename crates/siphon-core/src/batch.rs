@@ -14,13 +14,84 @@
 //! same key in the batch when there is one; otherwise they stay in the row and the destination
 //! must keep its stored value for those columns (a partial update) — or, when the update moved
 //! the row to a new key, take them from the row stored under the old key ([`RowOp::Move`]).
+//!
+//! # Table modes
+//!
+//! Changes pushed through a [`Transaction`] ([`Batch::push_in`], [`Batch::truncate_in`]) are
+//! stamped with their [`Origin`] (commit position, order in the transaction, commit time). For a
+//! table with metadata columns the batch keeps the [`Stamp`] of the last change of each key (what
+//! the row's `__siphon_*` columns say); for a table with history it also keeps *every* change, in
+//! order, before compaction ([`TableBatch::history`]) — compaction never loses a history row.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::change::{Change, ChangeKind};
+use crate::modes::{ChangeOp, Origin, Stamp, TableModes};
+use crate::position::Lsn;
 use crate::row::{row_size, Datum, Row};
 use crate::schema::{TableName, TableSchema};
+
+/// The source transaction whose changes are being pushed: stamps each with its [`Origin`], and
+/// knows from the table modes which tables want stamps and history.
+#[derive(Clone, Debug)]
+pub struct Transaction {
+    modes: Arc<TableModes>,
+    plain: bool,
+    position: Lsn,
+    commit_time_micros: i64,
+    next_seq: u64,
+}
+
+impl Transaction {
+    pub fn new(modes: Arc<TableModes>) -> Self {
+        let plain = modes.is_plain();
+        Transaction { modes, plain, position: Lsn(0), commit_time_micros: 0, next_seq: 0 }
+    }
+
+    /// A new source transaction: `position` is its commit position (pgoutput's `final_lsn`).
+    pub fn begin(&mut self, position: Lsn, commit_time_micros: i64) {
+        self.position = position;
+        self.commit_time_micros = commit_time_micros;
+        self.next_seq = 0;
+    }
+
+    fn next(&mut self) -> Origin {
+        let origin =
+            Origin { position: self.position, seq: self.next_seq, commit_time_micros: self.commit_time_micros };
+        self.next_seq += 1;
+        origin
+    }
+
+    /// What the batch keeps for `table`.
+    fn keeps(&self, table: &TableName) -> Keeps {
+        if self.plain {
+            return Keeps::default();
+        }
+        let mode = self.modes.of(table);
+        Keeps { stamps: mode.metadata_columns, history: mode.keeps_history(), tombstones: mode.soft_delete }
+    }
+}
+
+/// What a batch keeps of a table's changes besides their compacted ops.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Keeps {
+    /// The stamp of each key's last change (metadata columns).
+    stamps: bool,
+    /// Every change (history).
+    history: bool,
+    /// The last row of each key deleted in the batch (soft deletes: the tombstone keeps it).
+    tombstones: bool,
+}
+
+/// One change of a table with history, as it happened (before compaction).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryEntry {
+    pub stamp: Stamp,
+    /// The new row (insert, update: with unchanged TOAST values filled from earlier changes of
+    /// the batch where it has them), the old key or row (delete), `None` (truncate).
+    pub row: Option<Row>,
+}
 
 /// The final operation for one key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,12 +114,46 @@ pub struct TableBatch {
     pub schema: Arc<TableSchema>,
     /// Empty the table before applying `ops`.
     pub truncate_first: bool,
+    /// Before applying `ops`, set these columns (by position in `schema`) to these values in
+    /// every stored row: a TRUNCATE in soft-delete mode (see [`crate::modes`]). Empty otherwise.
+    pub update_all_first: Vec<(usize, Datum)>,
     ops: HashMap<Vec<Datum>, RowOp>,
+    /// The stamp of the last change of each key (tables with metadata columns).
+    last: HashMap<Vec<Datum>, Stamp>,
+    /// The stamp of the last TRUNCATE (pushed through a [`Transaction`]).
+    truncated_by: Option<Stamp>,
+    /// Every change in order (tables with history).
+    history: Vec<HistoryEntry>,
+    /// The row each key deleted in this batch had in it before (soft-delete tables).
+    tombstones: HashMap<Vec<Datum>, Row>,
 }
 
 impl TableBatch {
-    fn new(schema: Arc<TableSchema>) -> Self {
-        TableBatch { schema, truncate_first: false, ops: HashMap::new() }
+    pub fn new(schema: Arc<TableSchema>) -> Self {
+        TableBatch {
+            schema,
+            truncate_first: false,
+            update_all_first: Vec::new(),
+            ops: HashMap::new(),
+            last: HashMap::new(),
+            truncated_by: None,
+            history: Vec::new(),
+            tombstones: HashMap::new(),
+        }
+    }
+
+    /// A table batch of `ops`, whose keys must be distinct (for a destination wrapper that maps
+    /// one batch onto another).
+    pub fn from_ops(schema: Arc<TableSchema>, ops: impl IntoIterator<Item = RowOp>) -> Self {
+        let mut tb = TableBatch::new(schema);
+        for op in ops {
+            let key = match &op {
+                RowOp::Upsert(row) | RowOp::Move { row, .. } => tb.key_of(row),
+                RowOp::Delete(key) => key.clone(),
+            };
+            tb.ops.insert(key, op);
+        }
+        tb
     }
 
     /// The operations, one per key, in no particular order.
@@ -56,12 +161,36 @@ impl TableBatch {
         self.ops.values()
     }
 
+    /// The operations with the stamp of the change that left each (tables with metadata
+    /// columns, changes pushed through a [`Transaction`]; else `None`).
+    pub fn stamped_ops(&self) -> impl Iterator<Item = (&RowOp, Option<&Stamp>)> {
+        self.ops.iter().map(|(k, op)| (op, self.last.get(k)))
+    }
+
+    /// The last TRUNCATE's stamp, when `truncate_first` came from one pushed through a
+    /// [`Transaction`].
+    pub fn truncated_by(&self) -> Option<&Stamp> {
+        self.truncated_by.as_ref()
+    }
+
+    /// For a key deleted in this batch (soft-delete tables): the row an earlier change of the
+    /// batch gave it, which the destination never saw — its tombstone keeps these values, as if
+    /// the changes had been applied one by one. `None` when the row is the stored one.
+    pub fn tombstone(&self, key: &[Datum]) -> Option<&Row> {
+        self.tombstones.get(key)
+    }
+
+    /// Every change of a table with history, in order.
+    pub fn history(&self) -> &[HistoryEntry] {
+        &self.history
+    }
+
     pub fn len(&self) -> usize {
         self.ops.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ops.is_empty() && !self.truncate_first
+        self.ops.is_empty() && !self.truncate_first && self.update_all_first.is_empty()
     }
 
     fn key_of(&self, row: &Row) -> Vec<Datum> {
@@ -86,6 +215,47 @@ impl TableBatch {
             _ => RowOp::Upsert(row),
         };
         self.ops.insert(key, op);
+    }
+
+    /// Applies a stamped change, keeping its stamp per key and/or its history entry.
+    fn apply_stamped(&mut self, kind: ChangeKind, stamp: Stamp, keeps: Keeps) {
+        let (key, old_key, deleted) = match &kind {
+            ChangeKind::Insert { new } | ChangeKind::Update { old_key: None, new } => (self.key_of(new), None, None),
+            ChangeKind::Update { old_key: Some(old), new } => (self.key_of(new), Some(self.key_of(old)), None),
+            ChangeKind::Delete { old_key } => (self.key_of(old_key), None, keeps.history.then(|| old_key.clone())),
+        };
+        // The key that leaves, for its tombstone.
+        let leaving = match &kind {
+            ChangeKind::Delete { .. } => Some(key.clone()),
+            ChangeKind::Update { .. } => old_key.clone().filter(|o| *o != key),
+            ChangeKind::Insert { .. } => None,
+        };
+        if let Some(k) = leaving.filter(|_| keeps.tombstones) {
+            match self.ops.get(&k) {
+                Some(RowOp::Upsert(row) | RowOp::Move { row, .. }) => {
+                    let row = row.clone();
+                    self.tombstones.insert(k, row);
+                }
+                _ => {
+                    self.tombstones.remove(&k);
+                }
+            }
+        }
+        let (last, history) = (keeps.stamps, keeps.history);
+        self.apply(kind);
+        if last {
+            if let Some(old) = old_key {
+                self.last.insert(old, stamp);
+            }
+            self.last.insert(key.clone(), stamp);
+        }
+        if history {
+            let row = deleted.or_else(|| match self.ops.get(&key) {
+                Some(RowOp::Upsert(row) | RowOp::Move { row, .. }) => Some(row.clone()),
+                _ => None,
+            });
+            self.history.push(HistoryEntry { stamp, row });
+        }
     }
 
     fn apply(&mut self, kind: ChangeKind) {
@@ -168,7 +338,75 @@ impl Batch {
         self.changes += 1;
         let table = self.tables.entry(schema.name.clone()).or_insert_with(|| TableBatch::new(schema));
         table.ops.clear();
+        table.last.clear();
         table.truncate_first = true;
+    }
+
+    /// Pushes a change of the source transaction `tx` (see the module doc).
+    pub fn push_in(&mut self, change: Change, tx: &mut Transaction) {
+        let keeps = tx.keeps(&change.table.name);
+        let origin = tx.next();
+        if keeps == Keeps::default() {
+            return self.push(change);
+        }
+        let op = match &change.kind {
+            ChangeKind::Insert { .. } => ChangeOp::Insert,
+            ChangeKind::Update { .. } => ChangeOp::Update,
+            ChangeKind::Delete { .. } => ChangeOp::Delete,
+        };
+        let stamp = Stamp { origin, op };
+        self.changes += 1;
+        let size = change_size(&change.kind);
+        self.bytes += if keeps.history { 2 * size } else { size };
+        let name = change.table.name.clone();
+        let table = self.tables.entry(name).or_insert_with(|| TableBatch::new(change.table.clone()));
+        table.schema = change.table;
+        table.apply_stamped(change.kind, stamp, keeps);
+    }
+
+    /// A TRUNCATE of the source transaction `tx`. In a soft-delete table, rows the batch
+    /// wrote before it become tombstones (as if applied one by one, then marked).
+    pub fn truncate_in(&mut self, schema: Arc<TableSchema>, tx: &mut Transaction) {
+        let origin = tx.next();
+        let keeps = tx.keeps(&schema.name);
+        let stamp = Stamp { origin, op: ChangeOp::Truncate };
+        let name = schema.name.clone();
+        let mut pending = Vec::new();
+        if let Some(table) = self.tables.get_mut(&name).filter(|_| keeps.tombstones) {
+            for (key, op) in std::mem::take(&mut table.ops) {
+                match op {
+                    RowOp::Upsert(row) | RowOp::Move { row, .. } => {
+                        table.tombstones.insert(key.clone(), row);
+                        pending.push(key);
+                    }
+                    // Deleted earlier in the batch, before the destination saw it: still a tombstone.
+                    RowOp::Delete(_) if table.tombstones.contains_key(&key) => pending.push(key),
+                    RowOp::Delete(_) => {}
+                }
+            }
+        }
+        self.truncate(schema);
+        let table = self.tables.get_mut(&name).expect("truncate inserted the table");
+        table.truncated_by = Some(stamp);
+        for key in pending {
+            if keeps.stamps {
+                table.last.insert(key.clone(), stamp);
+            }
+            table.ops.insert(key.clone(), RowOp::Delete(key));
+        }
+        if keeps.history {
+            table.history.push(HistoryEntry { stamp, row: None });
+        }
+    }
+
+    /// A batch of `tables` (for a destination wrapper that maps one batch onto another).
+    pub fn from_tables(tables: impl IntoIterator<Item = TableBatch>) -> Self {
+        let mut batch = Batch::new();
+        for tb in tables {
+            batch.changes += tb.ops.len() + usize::from(tb.truncate_first || !tb.update_all_first.is_empty());
+            batch.tables.insert(tb.schema.name.clone(), tb);
+        }
+        batch
     }
 
     /// Changes pushed since the batch was created (before compaction).
@@ -352,6 +590,190 @@ mod tests {
             apply(&mut actual, batch);
             prop_assert_eq!(actual, expected);
         }
+    }
+
+    fn history_tx() -> Transaction {
+        let mode = crate::modes::TableMode {
+            history: crate::config::HistoryMode::Both,
+            metadata_columns: true,
+            ..Default::default()
+        };
+        let mut tx = Transaction::new(Arc::new(TableModes::with_defaults(mode, None)));
+        tx.begin(Lsn(0x100), 42);
+        tx
+    }
+
+    proptest! {
+        /// Every change of a table with history is kept once, in order, with its op, row and
+        /// position in the transaction, however the batch compacts; and compaction still gives
+        /// the final state.
+        #[test]
+        fn history_keeps_every_change_in_order(
+            ops in proptest::collection::vec(op(), 0..40),
+        ) {
+            let mut tx = history_tx();
+            let mut batch = Batch::new();
+            let mut state: BTreeMap<i64, String> = BTreeMap::new();
+            let mut expected: Vec<(ChangeOp, Option<Row>)> = Vec::new();
+            for op in ops {
+                let (kind, entry) = match op {
+                    Op::Insert(k, v) if !state.contains_key(&k) => {
+                        state.insert(k, v.to_string());
+                        (ChangeKind::Insert { new: row(k, &v.to_string()) }, (ChangeOp::Insert, Some(row(k, &v.to_string()))))
+                    }
+                    Op::Update(k, v) if state.contains_key(&k) => {
+                        state.insert(k, v.to_string());
+                        (ChangeKind::Update { old_key: None, new: row(k, &v.to_string()) }, (ChangeOp::Update, Some(row(k, &v.to_string()))))
+                    }
+                    Op::MoveKey(a, b) if state.contains_key(&a) && !state.contains_key(&b) => {
+                        let v = state.remove(&a).unwrap();
+                        state.insert(b, v.clone());
+                        let old_key = Some(vec![Datum::Text(a.to_string()), Datum::Null]);
+                        (ChangeKind::Update { old_key, new: row(b, &v) }, (ChangeOp::Update, Some(row(b, &v))))
+                    }
+                    Op::Delete(k) if state.contains_key(&k) => {
+                        state.remove(&k);
+                        let old_key = vec![Datum::Text(k.to_string()), Datum::Null];
+                        (ChangeKind::Delete { old_key: old_key.clone() }, (ChangeOp::Delete, Some(old_key)))
+                    }
+                    Op::Truncate => {
+                        state.clear();
+                        batch.truncate_in(schema(), &mut tx);
+                        expected.push((ChangeOp::Truncate, None));
+                        continue;
+                    }
+                    _ => continue,
+                };
+                batch.push_in(change(kind), &mut tx);
+                expected.push(entry);
+            }
+            let history: Vec<HistoryEntry> = batch.tables().flat_map(|t| t.history().to_vec()).collect();
+            let actual: Vec<(ChangeOp, Option<Row>)> = history.iter().map(|h| (h.stamp.op, h.row.clone())).collect();
+            prop_assert_eq!(actual, expected);
+            for (i, h) in history.iter().enumerate() {
+                prop_assert_eq!(h.stamp.origin, Origin { position: Lsn(0x100), seq: i as u64, commit_time_micros: 42 });
+            }
+            let mut actual_state = BTreeMap::new();
+            apply(&mut actual_state, batch);
+            prop_assert_eq!(actual_state, state);
+        }
+    }
+
+    /// A soft-delete table as a destination keeps it: `key -> (v, deleted)`, applied the way
+    /// the runtime's `ModedDestination` maps a batch (mark all on truncate, tombstones).
+    fn apply_soft(table: &mut BTreeMap<i64, (String, bool)>, batch: Batch) {
+        let key = |d: &Datum| d.as_text().unwrap().parse::<i64>().unwrap();
+        for tb in batch.into_tables() {
+            if tb.truncate_first {
+                table.values_mut().for_each(|v| v.1 = true);
+            }
+            for op in tb.ops() {
+                match op {
+                    RowOp::Delete(k) => match tb.tombstone(k) {
+                        Some(row) => {
+                            table.insert(key(&k[0]), (row[1].as_text().unwrap().to_string(), true));
+                        }
+                        None => {
+                            if let Some(v) = table.get_mut(&key(&k[0])) {
+                                v.1 = true;
+                            }
+                        }
+                    },
+                    RowOp::Upsert(r) => {
+                        table.insert(key(&r[0]), (r[1].as_text().unwrap().to_string(), false));
+                    }
+                    RowOp::Move { .. } => unreachable!("no unchanged TOAST values here"),
+                }
+            }
+        }
+    }
+
+    proptest! {
+        /// Soft deletes give the same table whether changes are applied one by one or compacted
+        /// in one batch: a row inserted and deleted between two commits still leaves its
+        /// tombstone, and a TRUNCATE marks the rows the batch wrote before it.
+        #[test]
+        fn soft_deletes_do_not_depend_on_batch_boundaries(ops in proptest::collection::vec(op(), 0..40)) {
+            let mode = crate::modes::TableMode { soft_delete: true, ..Default::default() };
+            let mut tx = Transaction::new(Arc::new(TableModes::with_defaults(mode, None)));
+            tx.begin(Lsn(1), 0);
+            let (mut one_by_one, mut compacted) = (BTreeMap::new(), BTreeMap::new());
+            let mut live: BTreeMap<i64, String> = BTreeMap::new();
+            let mut batch = Batch::new();
+            for op in ops {
+                let kind = match op {
+                    Op::Insert(k, v) if !live.contains_key(&k) => {
+                        live.insert(k, v.to_string());
+                        ChangeKind::Insert { new: row(k, &v.to_string()) }
+                    }
+                    Op::Update(k, v) if live.contains_key(&k) => {
+                        live.insert(k, v.to_string());
+                        ChangeKind::Update { old_key: None, new: row(k, &v.to_string()) }
+                    }
+                    Op::MoveKey(a, b) if live.contains_key(&a) && !live.contains_key(&b) => {
+                        let v = live.remove(&a).unwrap();
+                        live.insert(b, v.clone());
+                        ChangeKind::Update { old_key: Some(vec![Datum::Text(a.to_string()), Datum::Null]), new: row(b, &v) }
+                    }
+                    Op::Delete(k) if live.contains_key(&k) => {
+                        live.remove(&k);
+                        ChangeKind::Delete { old_key: vec![Datum::Text(k.to_string()), Datum::Null] }
+                    }
+                    Op::Truncate => {
+                        live.clear();
+                        let mut single = Batch::new();
+                        single.truncate_in(schema(), &mut tx);
+                        apply_soft(&mut one_by_one, single);
+                        batch.truncate_in(schema(), &mut tx);
+                        continue;
+                    }
+                    _ => continue,
+                };
+                let mut single = Batch::new();
+                single.push_in(change(kind.clone()), &mut tx);
+                apply_soft(&mut one_by_one, single);
+                batch.push_in(change(kind), &mut tx);
+            }
+            apply_soft(&mut compacted, batch);
+            prop_assert_eq!(&compacted, &one_by_one);
+            let alive: BTreeMap<i64, String> =
+                compacted.into_iter().filter(|(_, (_, d))| !d).map(|(k, (v, _))| (k, v)).collect();
+            prop_assert_eq!(alive, live);
+        }
+    }
+
+    #[test]
+    fn the_last_change_of_each_key_stamps_its_row() {
+        let mut tx = history_tx();
+        let mut b = Batch::new();
+        b.push_in(change(ChangeKind::Insert { new: row(1, "a") }), &mut tx);
+        b.push_in(change(ChangeKind::Update { old_key: None, new: row(1, "b") }), &mut tx);
+        b.push_in(change(ChangeKind::Insert { new: row(2, "c") }), &mut tx);
+        b.push_in(change(ChangeKind::Delete { old_key: vec![Datum::Text("2".into()), Datum::Null] }), &mut tx);
+        let tb = b.tables().next().unwrap();
+        let mut stamped: Vec<(RowOp, ChangeOp, u64)> =
+            tb.stamped_ops().map(|(op, s)| (op.clone(), s.unwrap().op, s.unwrap().origin.seq)).collect();
+        stamped.sort_by_key(|s| s.2);
+        assert_eq!(
+            stamped,
+            vec![
+                (RowOp::Upsert(row(1, "b")), ChangeOp::Update, 1),
+                (RowOp::Delete(vec![Datum::Text("2".into())]), ChangeOp::Delete, 3)
+            ]
+        );
+    }
+
+    #[test]
+    fn history_rows_get_unchanged_toast_values_from_earlier_changes_of_the_batch() {
+        let mut tx = history_tx();
+        let mut b = Batch::new();
+        b.push_in(change(ChangeKind::Insert { new: row(1, "big") }), &mut tx);
+        b.push_in(
+            change(ChangeKind::Update { old_key: None, new: vec![Datum::Text("1".into()), Datum::UnchangedToast] }),
+            &mut tx,
+        );
+        let rows: Vec<Option<Row>> = b.tables().flat_map(|t| t.history().iter().map(|h| h.row.clone())).collect();
+        assert_eq!(rows, vec![Some(row(1, "big")), Some(row(1, "big"))]);
     }
 
     #[test]

@@ -43,6 +43,83 @@ pub struct Config {
     pub control: ControlConfig,
     #[serde(default)]
     pub alerts: AlertsConfig,
+    /// Table modes for every table: soft deletes, history, metadata columns (see
+    /// [`TableDefaults`]); each overridable in `tables`.
+    #[serde(default)]
+    pub table_defaults: TableDefaults,
+    /// Per-table settings, keyed by `"schema.table"` (`[tables."public.orders"]`): the modes of
+    /// [`TableDefaults`] overridden, and the table's column lists.
+    #[serde(default)]
+    pub tables: std::collections::BTreeMap<String, TableConfig>,
+    /// Column hashing (`tables.<t>.hash`).
+    #[serde(default)]
+    pub hashing: HashingConfig,
+}
+
+/// The table modes every table gets unless its `[tables."schema.table"]` section says otherwise.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableDefaults {
+    /// A source DELETE sets `__siphon_deleted = true` on the destination row instead of deleting
+    /// it (a TRUNCATE marks every row deleted; a re-insert of the key makes the row live again).
+    #[serde(default)]
+    pub soft_delete: bool,
+    /// `off`, `both` (the table and an append-only `<table>__history` of every change) or `only`
+    /// (the history table alone).
+    #[serde(default)]
+    pub history: HistoryMode,
+    /// Add `__siphon_op`, `__siphon_commit_ts`, `__siphon_position` and `__siphon_synced_at` to
+    /// the destination table.
+    #[serde(default)]
+    pub metadata_columns: bool,
+}
+
+/// Whether a table's changes are also kept as history rows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HistoryMode {
+    /// The table only (its current state).
+    #[default]
+    Off,
+    /// The table and `<table>__history`.
+    Both,
+    /// `<table>__history` only: no table with the current state.
+    Only,
+}
+
+/// One table's section: modes overriding [`TableDefaults`], and column lists.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableConfig {
+    /// Overrides `table_defaults.soft_delete`.
+    #[serde(default)]
+    pub soft_delete: Option<bool>,
+    /// Overrides `table_defaults.history`.
+    #[serde(default)]
+    pub history: Option<HistoryMode>,
+    /// Overrides `table_defaults.metadata_columns`.
+    #[serde(default)]
+    pub metadata_columns: Option<bool>,
+    /// Only these columns (and the key columns, always) reach the destination.
+    #[serde(default)]
+    pub include: Option<Vec<String>>,
+    /// These columns never reach the destination. Key columns cannot be excluded.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// These columns reach the destination as the hex SHA-256 of `hashing.salt` followed by the
+    /// value's text (NULL stays NULL), in a text column.
+    #[serde(default)]
+    pub hash: Vec<String>,
+}
+
+/// Column hashing.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HashingConfig {
+    /// Prepended to every value before hashing (at least 16 characters; a secret: use `${ENV}`).
+    /// Required when any table lists `hash` columns. Changing it changes every hash.
+    #[serde(default)]
+    pub salt: Option<Secret>,
 }
 
 /// Alerts: conditions checked every `check_interval_s`, sent to a webhook and the log when they
@@ -484,6 +561,7 @@ impl Config {
                 return Err(ConfigError::new("alerts.webhook_url", "expected an http:// or https:// URL"));
             }
         }
+        self.validate_tables()?;
         positive("flush.interval_ms", self.flush.interval_ms as usize)?;
         positive("flush.max_rows", self.flush.max_rows)?;
         positive("flush.max_bytes", self.flush.max_bytes)?;
@@ -544,9 +622,92 @@ impl Config {
         })
     }
 
+    /// The `[tables."..."]` sections and `[hashing]`: names that parse and are replicated, column
+    /// lists that agree, a salt when something is hashed. (Whether the listed columns exist and
+    /// are not key columns is checked against the source catalog at start.)
+    fn validate_tables(&self) -> Result<(), ConfigError> {
+        let replicated = self.tables();
+        let mut seen: Vec<TableName> = Vec::new();
+        for (key, t) in &self.tables {
+            let path = format!("tables.{key:?}");
+            let name = TableName::parse(key).map_err(|e| ConfigError::new(&path, e.to_string()))?;
+            if seen.contains(&name) {
+                return Err(ConfigError::new(&path, format!("{name} has two sections; merge them into one")));
+            }
+            if replicated.as_ref().is_some_and(|r| !r.contains(&name)) {
+                return Err(ConfigError::new(
+                    &path,
+                    format!("{name} is not in source.tables; add it there or remove this section"),
+                ));
+            }
+            seen.push(name);
+            t.validate(&path)?;
+        }
+        let hashes = self.tables.iter().find(|(_, t)| !t.hash.is_empty());
+        match (&self.hashing.salt, hashes) {
+            (None, Some((key, _))) => Err(ConfigError::new(
+                "hashing.salt",
+                format!("required because tables.{key:?}.hash lists columns: set salt = \"${{SIPHON_HASH_SALT}}\" (at least 16 characters, from the environment)"),
+            )),
+            (Some(salt), _) if salt.expose().chars().count() < 16 => Err(ConfigError::new(
+                "hashing.salt",
+                "expected at least 16 characters (a short salt makes hashes easy to reverse by guessing)",
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// The tables named in the config, parsed (validation guarantees they parse).
     pub fn tables(&self) -> Option<Vec<TableName>> {
         self.source.tables.as_ref().map(|ts| ts.iter().filter_map(|t| TableName::parse(t).ok()).collect())
+    }
+}
+
+impl TableConfig {
+    fn validate(&self, path: &str) -> Result<(), ConfigError> {
+        if self.include.is_some() && !self.exclude.is_empty() {
+            return Err(ConfigError::new(
+                format!("{path}.exclude"),
+                "include and exclude cannot both be set: list the columns to keep (include) or to leave out (exclude)",
+            ));
+        }
+        let lists = [
+            ("include", self.include.as_deref().unwrap_or_default()),
+            ("exclude", &self.exclude),
+            ("hash", &self.hash),
+        ];
+        for (list, columns) in lists {
+            for (i, c) in columns.iter().enumerate() {
+                if c.is_empty() || columns[..i].contains(c) {
+                    return Err(ConfigError::new(
+                        format!("{path}.{list}[{i}]"),
+                        format!("expected distinct, non-empty column names, found {c:?}"),
+                    ));
+                }
+            }
+        }
+        for (i, c) in self.hash.iter().enumerate() {
+            // (A column missing from `include` may still be a key column: checked at start.)
+            if self.exclude.contains(c) {
+                return Err(ConfigError::new(
+                    format!("{path}.hash[{i}]"),
+                    format!("column {c:?} is hashed but also excluded; remove it from one of the lists"),
+                ));
+            }
+        }
+        if self.history == Some(HistoryMode::Only) {
+            let table_only = [
+                ("soft_delete", self.soft_delete == Some(true)),
+                ("metadata_columns", self.metadata_columns == Some(true)),
+            ];
+            if let Some((key, _)) = table_only.iter().find(|(_, set)| *set) {
+                return Err(ConfigError::new(
+                    format!("{path}.{key}"),
+                    "applies to the table with the current state, which history = \"only\" does not keep; remove it or use history = \"both\"",
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -775,8 +936,10 @@ interval_ms = 1000
             include_str!("../../../examples/siphon.toml"),
             include_str!("../../../examples/null.toml"),
             include_str!("../../../examples/postgres.toml"),
+            include_str!("../../../examples/table-modes.toml"),
         ] {
-            Config::parse(text, &env).unwrap();
+            Config::parse(text, &|k| if k == "SIPHON_HASH_SALT" { Some("a-long-enough-salt".into()) } else { env(k) })
+                .unwrap();
         }
     }
 
@@ -789,6 +952,83 @@ interval_ms = 1000
         let e = err(&format!("{GOOD}[control]\ntoken = \"short\"\n"));
         assert_eq!(e.path, "control.token");
         assert!(!e.to_string().contains("short"), "the token is not echoed");
+    }
+
+    const MODES: &str = r#"
+[table_defaults]
+soft_delete = true
+[tables."public.orders"]
+history = "both"
+metadata_columns = true
+exclude = ["notes"]
+hash = ["email"]
+[tables.customers]
+history = "only"
+[hashing]
+salt = "${HASH_SALT}"
+"#;
+
+    fn modes_env(k: &str) -> Option<String> {
+        match k {
+            "HASH_SALT" => Some("pepper-pepper-pepper".into()),
+            _ => env(k),
+        }
+    }
+
+    fn with_modes(modes: &str) -> Result<Config, ConfigError> {
+        let text = GOOD.replace("[\"public.orders\"]", "[\"public.orders\", \"public.customers\"]");
+        Config::parse(&format!("{text}{modes}"), &modes_env)
+    }
+
+    #[test]
+    fn table_modes_resolve_defaults_and_overrides() {
+        use crate::modes::TableModes;
+        let c = with_modes(MODES).unwrap();
+        assert!(!format!("{c:?}").contains("pepper"), "Debug must redact the salt");
+        let modes = TableModes::from_config(&c);
+        let orders = modes.of(&TableName::new("public", "orders"));
+        assert!(orders.soft_delete && orders.metadata_columns && orders.history == HistoryMode::Both);
+        assert_eq!(
+            (orders.exclude.clone(), orders.hash.clone()),
+            (vec!["notes".to_string()], vec!["email".to_string()])
+        );
+        let customers = modes.of(&TableName::new("public", "customers"));
+        assert_eq!(customers.history, HistoryMode::Only);
+        assert!(!customers.soft_delete, "history only keeps no table to soft-delete in");
+        let other = modes.of(&TableName::new("public", "other"));
+        assert!(other.soft_delete && other.history == HistoryMode::Off);
+        assert!(TableModes::from_config(&Config::parse(GOOD, &env).unwrap()).is_plain());
+    }
+
+    #[test]
+    fn table_mode_errors_name_the_key() {
+        let e = with_modes("[tables.\"public.orders\"]\nhash = [\"email\"]\n").unwrap_err();
+        assert_eq!(e.path, "hashing.salt");
+        assert!(e.message.contains("tables.\"public.orders\".hash"), "{e}");
+        let e = with_modes(&MODES.replace("${HASH_SALT}", "xq7zw")).unwrap_err();
+        assert_eq!(e.path, "hashing.salt");
+        assert!(!e.to_string().contains("xq7zw"), "the salt is not echoed: {e}");
+        let e = with_modes(&MODES.replace("exclude = [\"notes\"]", "exclude = [\"notes\"]\ninclude = [\"id\"]"))
+            .unwrap_err();
+        assert_eq!(e.path, "tables.\"public.orders\".exclude");
+        let e = with_modes(&MODES.replace("exclude = [\"notes\"]", "exclude = [\"email\"]")).unwrap_err();
+        assert_eq!(e.path, "tables.\"public.orders\".hash[0]");
+        let e = with_modes(&MODES.replace("hash = [\"email\"]", "hash = [\"email\", \"email\"]")).unwrap_err();
+        assert_eq!(e.path, "tables.\"public.orders\".hash[1]");
+        let e = with_modes(&MODES.replace("[tables.customers]", "[tables.\"public.invoices\"]")).unwrap_err();
+        assert_eq!(e.path, "tables.\"public.invoices\"");
+        assert!(e.message.contains("not in source.tables"), "{e}");
+        let e = with_modes(&MODES.replace("[tables.customers]", "[tables.\"public.orders.x\"]")).unwrap_err();
+        assert_eq!(e.path, "tables.\"public.orders.x\"");
+        let e = with_modes(&MODES.replace("[tables.customers]", "[tables.orders]")).unwrap_err();
+        assert!(e.message.contains("two sections"), "{e}");
+        let e = with_modes(&MODES.replace("history = \"only\"", "history = \"only\"\nsoft_delete = true")).unwrap_err();
+        assert_eq!(e.path, "tables.\"customers\".soft_delete");
+        let e = with_modes(&MODES.replace("history = \"both\"", "history = \"sometimes\"")).unwrap_err();
+        assert_eq!(e.path, "tables.public.orders.history");
+        assert!(e.message.contains("both") && e.message.contains("only"), "lists the choices: {e}");
+        let e = with_modes(&MODES.replace("exclude = ", "exclud = ")).unwrap_err();
+        assert!(e.message.contains("unknown field `exclud`"), "{e}");
     }
 
     #[test]

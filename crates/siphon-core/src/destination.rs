@@ -30,8 +30,10 @@
 //! # Batches
 //!
 //! `apply` receives [`Batch`]es compacted per key (see [`crate::batch`]): for each table, empty it
-//! first when `truncate_first`, then apply every [`crate::RowOp::Delete`], then every
-//! [`crate::RowOp::Upsert`]. A batch may hold part of a source transaction (large transactions
+//! first when `truncate_first`, set the columns of `update_all_first` in every row (a TRUNCATE in
+//! soft-delete mode, see [`crate::modes`]), then apply every [`crate::RowOp::Delete`], then every
+//! [`crate::RowOp::Upsert`]. Table modes never reach a destination otherwise: the runtime maps
+//! them onto ordinary tables and rows before calling it. A batch may hold part of a source transaction (large transactions
 //! arrive in several batches before one commit).
 
 use crate::batch::Batch;

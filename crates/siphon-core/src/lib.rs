@@ -12,6 +12,7 @@ pub mod copy;
 pub mod destination;
 pub mod doctor;
 pub mod error;
+pub mod modes;
 pub mod pgtext;
 pub mod position;
 pub mod row;

@@ -19,6 +19,9 @@
 //!   INSERT OR REPLACE INTO t SELECT CAST(c0), ... FROM stage WHERE __op = 'u'
 //!   UPDATE t SET <sent columns> WHERE key = ...     (rows with unchanged TOAST values only)
 //!
+//!   first of all, for a TRUNCATE in soft-delete mode (TableBatch::update_all_first):
+//!   UPDATE t SET __siphon_deleted = true, ...
+//!
 //!   before the deletes, for a key update that left TOASTed values out (RowOp::Move):
 //!   INSERT OR REPLACE INTO t SELECT <sent values, or the stored columns> FROM t WHERE key = old
 //! ```
@@ -225,6 +228,9 @@ impl DuckDbDestination {
         if tb.truncate_first {
             self.conn.execute(&format!("DELETE FROM {}", name.quoted()), []).map_err(db_err("TRUNCATE"))?;
         }
+        if !tb.update_all_first.is_empty() {
+            self.update_all(&name, &tb.update_all_first)?;
+        }
         if tb.ops().next().is_none() {
             return Ok(());
         }
@@ -323,6 +329,26 @@ impl DuckDbDestination {
         self.conn
             .execute(&sql, duckdb::params_from_iter(args.iter()))
             .map_err(|e| cast_error(name, "applying a key update with unchanged TOAST values", e))?;
+        Ok(())
+    }
+
+    /// Sets `values` (column position, value) in every row: a TRUNCATE in soft-delete mode.
+    fn update_all(&self, name: &TableName, values: &[(usize, Datum)]) -> Result<(), DestinationError> {
+        let state = &self.tables[name];
+        let mut sets = Vec::new();
+        let mut args: Vec<Option<String>> = Vec::new();
+        for (i, d) in values {
+            let (col, ty) = state
+                .columns
+                .get(*i)
+                .ok_or_else(|| DestinationError::fatal(format!("table {name} has no column {i} to update")))?;
+            sets.push(format!("{} = {}", quote_ident(col), convert_sql(ty, "?")));
+            args.push(prepared(d, ty, name, col)?);
+        }
+        let sql = format!("UPDATE {} SET {}", name.quoted(), sets.join(", "));
+        self.conn
+            .execute(&sql, duckdb::params_from_iter(args.iter()))
+            .map_err(|e| cast_error(name, "marking every row", e))?;
         Ok(())
     }
 

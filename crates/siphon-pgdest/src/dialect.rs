@@ -131,6 +131,20 @@ impl Apply<'_> {
         )
     }
 
+    /// Sets columns (by position) to text values in every row of the table: a TRUNCATE in
+    /// soft-delete mode. Positions must be in range.
+    pub fn update_all(&self, values: &[(usize, Option<&str>)]) -> String {
+        let sets: Vec<String> = values
+            .iter()
+            .map(|(i, v)| {
+                let c = &self.columns[*i];
+                let value = v.map_or("NULL".to_string(), siphon_core::schema::quote_literal);
+                format!("{} = {value}::text::{}", quote_ident(&c.name), c.cast)
+            })
+            .collect();
+        format!("UPDATE {} SET {}", self.table.quoted(), sets.join(", "))
+    }
+
     /// Rows that left some values out (`p`): those columns keep the stored value. `None` when
     /// every column is a key column (key values are always sent).
     pub fn partial_update(&self) -> Option<String> {
@@ -260,6 +274,16 @@ mod tests {
             col("amount", "numeric(12,2)", "numeric"),
         ];
         (TableName::new("public", "orders"), columns)
+    }
+
+    #[test]
+    fn update_all_sets_quoted_literals_cast_to_each_column() {
+        let (table, columns) = orders();
+        let a = Apply { table: &table, columns: &columns, key: &[0] };
+        assert_eq!(
+            a.update_all(&[(1, Some("it's")), (2, None)]),
+            "UPDATE \"public\".\"orders\" SET \"Note \"\"x\"\"\" = 'it''s'::text::character varying, \"amount\" = NULL::text::numeric"
+        );
     }
 
     #[test]

@@ -47,6 +47,7 @@
 //!     │  COPY, text format ──► pg_temp.siphon_stage_<n>  (op, keep, c0 .. cn: text)
 //!     ▼
 //!   TRUNCATE t                                               (truncate_first)
+//!   UPDATE t SET __siphon_deleted = true, ...                (update_all_first: soft TRUNCATE)
 //!   DELETE FROM t USING stage WHERE op = 'd' AND key = ...   deletes before upserts, as the
 //!   INSERT INTO t SELECT ... WHERE op = 'u'                  contract says
 //!        ON CONFLICT (key) DO UPDATE SET ...
@@ -271,6 +272,14 @@ impl PgDestination {
         let mut statements = Vec::new();
         if tb.truncate_first {
             statements.push(format!("TRUNCATE {}", state.target.quoted()));
+        }
+        if !tb.update_all_first.is_empty() {
+            if tb.update_all_first.iter().any(|(i, _)| *i >= state.columns.len()) {
+                return Err(Error::fatal(format!("a soft truncate of {name} names a column it lacks")));
+            }
+            let values: Vec<(usize, Option<&str>)> =
+                tb.update_all_first.iter().map(|(i, d)| (*i, d.as_text())).collect();
+            statements.push(apply.update_all(&values));
         }
         if staged.deletes > 0 {
             statements.push(apply.delete());

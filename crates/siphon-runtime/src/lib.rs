@@ -15,6 +15,7 @@ pub mod slots;
 pub mod source;
 pub mod state_dir;
 pub mod status;
+pub mod table_modes;
 pub mod telemetry;
 pub mod upgrade;
 pub mod verify;

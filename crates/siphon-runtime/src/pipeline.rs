@@ -306,6 +306,15 @@ impl Stop {
 type OpenedDestination = (Box<dyn Destination>, Option<Arc<QueryService>>);
 
 fn open_destination(config: &Config, state_dir: &StateDir) -> Result<OpenedDestination, Error> {
+    let (destination, queries) = open_plain_destination(config, state_dir)?;
+    let modes = siphon_core::modes::TableModes::from_config(config);
+    if modes.is_plain() {
+        return Ok((destination, queries));
+    }
+    Ok((Box::new(crate::table_modes::ModedDestination::new(destination, Arc::new(modes))), queries))
+}
+
+fn open_plain_destination(config: &Config, state_dir: &StateDir) -> Result<OpenedDestination, Error> {
     Ok(match config.destination.kind {
         DestinationKind::Null => (Box::new(NullDestination::new(state_dir.path())), None),
         DestinationKind::Duckdb => {
@@ -434,6 +443,8 @@ struct Stream {
     /// The current source transaction is already applied (its commit precedes the checkpoint).
     skipping: bool,
     schemas: HashMap<TableName, Arc<TableSchema>>,
+    /// The source transaction being received: stamps its changes for the table modes.
+    tx: siphon_core::batch::Transaction,
     /// Commit time (µs since 2000-01-01) of the last source transaction received.
     last_commit_time_micros: i64,
     applied: AppliedCounts,
@@ -554,6 +565,9 @@ impl<S: Source> Pipeline<S> {
             in_transaction: false,
             skipping: false,
             schemas: schemas.iter().map(|s| (s.name.clone(), s.clone())).collect(),
+            tx: siphon_core::batch::Transaction::new(Arc::new(siphon_core::modes::TableModes::from_config(
+                &self.config,
+            ))),
             last_commit_time_micros: 0,
             applied: AppliedCounts::default(),
             copy: None,
@@ -805,7 +819,8 @@ impl<S: Source> Pipeline<S> {
 
     fn on_event(&mut self, ev: SourceEvent, stream: &S::Stream, st: &mut Stream) -> Result<(), Error> {
         match ev {
-            SourceEvent::Begin { final_lsn, .. } => {
+            SourceEvent::Begin { final_lsn, commit_time_micros } => {
+                st.tx.begin(final_lsn, commit_time_micros);
                 st.in_transaction = true;
                 st.skipping = final_lsn < st.checkpoint;
                 st.received = st.received.max(final_lsn);
@@ -869,7 +884,7 @@ impl<S: Source> Pipeline<S> {
                     ChangeKind::Delete { .. } => RowOp::Delete,
                 };
                 st.applied.count(&change.table, op);
-                st.batch.push(change);
+                st.batch.push_in(change, &mut st.tx);
                 self.status.changes_applied += 1;
                 if self.over_limits(&st.batch) {
                     let batch = std::mem::take(&mut st.batch);
@@ -884,7 +899,7 @@ impl<S: Source> Pipeline<S> {
                     }
                     if let Some(schema) = st.schemas.get(&t) {
                         st.applied.count(schema, RowOp::Truncate);
-                        st.batch.truncate(schema.clone());
+                        st.batch.truncate_in(schema.clone(), &mut st.tx);
                     }
                 }
             }
