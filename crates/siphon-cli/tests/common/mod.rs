@@ -35,12 +35,22 @@ impl Pipeline {
 
     /// A pipeline on any source URL; `source_extra` goes into `[source]`, `extra` after it all.
     pub fn for_source(url: &str, tables: &[&str], source_extra: &str, extra: &str, kind: &str) -> Pipeline {
+        Self::build("postgres", url, tables, source_extra, extra, kind)
+    }
+
+    /// A pipeline from a MySQL/MariaDB source (`tables` as `database.table`) into DuckDB.
+    #[allow(dead_code)]
+    pub fn for_mysql(url: &str, tables: &[&str], extra: &str) -> Pipeline {
+        Self::build("mysql", url, tables, "", extra, "duckdb")
+    }
+
+    fn build(source_kind: &str, url: &str, tables: &[&str], source_extra: &str, extra: &str, kind: &str) -> Pipeline {
         let dir = tempfile::tempdir().unwrap();
         let duckdb = dir.path().join("replica.duckdb");
         let tables: Vec<String> = tables.iter().map(|t| format!("{t:?}")).collect();
         let path_line = if kind == "duckdb" { format!("path = {:?}", duckdb.to_str().unwrap()) } else { String::new() };
         let text = format!(
-            "[pipeline]\nname = \"test\"\nstate_dir = {:?}\n[source]\nkind = \"postgres\"\nurl = {url:?}\n{source_extra}\ntables = [{}]\n[destination]\nkind = \"{kind}\"\n{path_line}\n{extra}\n",
+            "[pipeline]\nname = \"test\"\nstate_dir = {:?}\n[source]\nkind = \"{source_kind}\"\nurl = {url:?}\n{source_extra}\ntables = [{}]\n[destination]\nkind = \"{kind}\"\n{path_line}\n{extra}\n",
             dir.path().join("state").to_str().unwrap(),
             tables.join(", "),
         );
