@@ -324,7 +324,10 @@ fn status_text(v: &serde_json::Value, now_unix_ms: u64) -> String {
     if let (Some(secs), Some(bytes)) = (v["lag_seconds"].as_f64(), v["lag_bytes"].as_u64()) {
         lines.push(format!("lag         {secs:.1} s, {} behind the server", human_bytes(bytes as i64)));
     }
-    lines.push(format!("checkpoint  {}", field("checkpoint_lsn")));
+    lines.push(format!(
+        "checkpoint  {}",
+        field(if v["checkpoint"].is_string() { "checkpoint" } else { "checkpoint_lsn" })
+    ));
     lines.push(format!("snapshot    {} rows", field("snapshot_rows")));
     lines.push(format!("streamed    {} changes in {} commits", field("changes_applied"), field("commits")));
     if let Some(retained) = v["slot_retained_wal_bytes"].as_i64() {

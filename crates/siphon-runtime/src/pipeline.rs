@@ -142,7 +142,13 @@ async fn run_with<S: Source>(source: S, config: Config, mut shutdown: watch::Rec
     let mut pipeline = Pipeline {
         health,
         alerts,
-        status: Status::new(&config.pipeline.name),
+        status: {
+            let mut status = Status::new(&config.pipeline.name);
+            let s = source.clone();
+            status.source =
+                crate::status::SourceLabel { kind: S::KIND, format: Arc::new(move |l| s.format_position(l)) };
+            status
+        },
         config,
         source,
         destination,

@@ -58,6 +58,28 @@ pub struct Status {
     pub copy: BTreeMap<String, crate::copy::TableProgress>,
     /// Per replicated table (`schema.table`), in this process.
     pub tables: BTreeMap<String, TableStatus>,
+    /// The source kind and how it prints a position (`checkpoint` in the JSON; `checkpoint_lsn`
+    /// keeps the `X/Y` form every source's positions are ordered by).
+    pub source: SourceLabel,
+}
+
+/// The source's kind and its way of printing a position.
+#[derive(Clone)]
+pub struct SourceLabel {
+    pub kind: &'static str,
+    pub format: std::sync::Arc<dyn Fn(Lsn) -> String + Send + Sync>,
+}
+
+impl Default for SourceLabel {
+    fn default() -> Self {
+        SourceLabel { kind: "postgres", format: std::sync::Arc::new(|l: Lsn| l.to_string()) }
+    }
+}
+
+impl std::fmt::Debug for SourceLabel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.kind)
+    }
 }
 
 /// A row operation, as counted per table (and labelled in the metrics).
@@ -118,6 +140,7 @@ impl Status {
             last_event: None,
             copy: BTreeMap::new(),
             tables: BTreeMap::new(),
+            source: SourceLabel::default(),
         }
     }
 
@@ -142,6 +165,8 @@ impl Status {
         json!({
             "pipeline": self.pipeline,
             "state": self.phase.as_str(),
+            "source": self.source.kind,
+            "checkpoint": self.checkpoint.map(|l| (self.source.format)(l)),
             "checkpoint_lsn": self.checkpoint.map(|l| l.to_string()),
             "snapshot_rows": self.snapshot_rows,
             "changes_applied": self.changes_applied,

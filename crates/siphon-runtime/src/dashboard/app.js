@@ -182,7 +182,7 @@
     $('lag-seconds').textContent = status.lag_seconds == null ? '–' : `${status.lag_seconds.toFixed(1)} s`;
     $('lag-note').textContent = live ? 'source commit to replica' : `at the last commit (${state})`;
     $('lag-bytes').textContent = humanBytes(status.lag_bytes);
-    $('checkpoint').textContent = status.checkpoint_lsn || '–';
+    $('checkpoint').textContent = status.checkpoint || status.checkpoint_lsn || '–';
     $('commits').textContent = `${fmt(status.commits)} commits`;
     $('rate').textContent = `${fmt(Math.round(currentRate()))}/s`;
     $('changes').textContent = `${fmt(status.changes_applied)} changes streamed · ${fmt(status.snapshot_rows)} rows snapshotted`;

@@ -104,6 +104,9 @@ pub trait Source: Clone + Send + Sync + 'static {
     /// A copy worker's connection.
     type Conn: Send + 'static;
 
+    /// The source's kind, as `source.kind` names it.
+    const KIND: &'static str;
+
     /// For logs (never a secret).
     fn describe(&self) -> String;
 

@@ -84,6 +84,7 @@ impl Source for PostgresSource {
     type Stream = PgStream;
     type Snapshot = slot::CreatedSlot;
     type Conn = SqlClient;
+    const KIND: &'static str = "postgres";
 
     fn describe(&self) -> String {
         self.connector.describe()
