@@ -1,8 +1,11 @@
 //! MySQL/MariaDB source.
 
 pub mod connect;
+pub mod decoder;
+pub mod events;
 pub mod gtid;
 pub mod position;
+pub mod tablemap;
 pub mod text;
 pub mod types;
 
