@@ -90,3 +90,160 @@ async fn positions_are_exact_across_rotation_and_resume_yields_the_next_transact
     }
     assert_eq!(txs.len(), 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_server_sends_heartbeats_at_its_current_position() {
+    let env = env("app");
+    env.sql("CREATE TABLE t (id INT PRIMARY KEY)");
+    let start = env.position().await;
+    let mut stream = env.stream(start, &["t"]).await;
+    env.sql("INSERT INTO t VALUES (1)");
+    let events = collect_commits(&mut stream, 1).await;
+    let end = bounds(&events)[0].1;
+    let mut idles = Vec::new();
+    while idles.len() < 2 {
+        match tokio::time::timeout(std::time::Duration::from_secs(10), stream.next()).await.unwrap().unwrap() {
+            SourceEvent::Idle { wal_end } => idles.push(wal_end),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(idles, vec![end, end], "idle at the end of the last transaction");
+    assert_eq!(end, env.position().await);
+    assert_eq!(stream.server_end(), end);
+    // After more writes, the heartbeat position moves on.
+    env.sql("CREATE TABLE other (id INT PRIMARY KEY)"); // DDL: a Begin/Commit pair of its own
+    let ddl = collect_commits(&mut stream, 1).await;
+    assert!(bounds(&ddl)[0].1 > end);
+    loop {
+        if let SourceEvent::Idle { wal_end } = stream.next().await.unwrap() {
+            assert_eq!(wal_end, env.position().await);
+            break;
+        }
+    }
+    stream.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_decode_with_the_schema_they_were_written_under() {
+    let env = env("app");
+    env.sql("CREATE TABLE t (id INT PRIMARY KEY, a VARCHAR(5), b SMALLINT)");
+    let start = env.position().await;
+    let before = env.schema("t").await;
+    // All schema changes happen before the stream even starts reading.
+    env.sql(
+        "INSERT INTO t VALUES (1, 'x', 10);
+         ALTER TABLE t ADD COLUMN c INT NOT NULL DEFAULT 7;
+         INSERT INTO t VALUES (2, 'y', 20, 8);
+         ALTER TABLE t DROP COLUMN a;
+         INSERT INTO t VALUES (3, 30, 9);
+         ALTER TABLE t MODIFY b BIGINT UNSIGNED;
+         INSERT INTO t VALUES (4, 18446744073709551615, 10);
+         ALTER TABLE t RENAME COLUMN b TO bb;
+         UPDATE t SET c = 11 WHERE id = 4;",
+    );
+    let after = env.schema("t").await;
+    let mut stream = env.stream(start, &["t"]).await;
+    let events = collect_commits(&mut stream, 9).await;
+    stream.shutdown().await;
+    let mut seen = Vec::new();
+    for e in &events {
+        match e {
+            SourceEvent::Schema(s) => seen.push(format!(
+                "schema {}",
+                s.columns.iter().map(|c| format!("{}:{}", c.name, c.source_type.name)).collect::<Vec<_>>().join(" ")
+            )),
+            SourceEvent::Change(c) => seen.push(common::describe(&c.kind)),
+            _ => {}
+        }
+    }
+    assert_eq!(
+        seen,
+        vec![
+            "schema id:integer a:character varying(5) b:smallint",
+            "I 1,x,10",
+            "schema id:integer a:character varying(5) b:smallint c:integer",
+            "I 2,y,20,8",
+            "schema id:integer b:smallint c:integer",
+            "I 3,30,9",
+            "schema id:integer b:numeric(20,0) c:integer",
+            "I 4,18446744073709551615,10",
+            "schema id:integer bb:numeric(20,0) c:integer",
+            "U 4,18446744073709551615,11",
+        ]
+    );
+    let first = events.iter().find_map(|e| if let SourceEvent::Schema(s) = e { Some(s.clone()) } else { None });
+    assert_eq!(first.unwrap(), before);
+    let last = events.iter().rev().find_map(|e| if let SourceEvent::Schema(s) = e { Some(s.clone()) } else { None });
+    assert_eq!(last.unwrap(), after);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tables_not_replicated_are_skipped_but_their_transactions_advance() {
+    let env = env("app");
+    env.sql("CREATE TABLE t (id INT PRIMARY KEY); CREATE TABLE u (id INT PRIMARY KEY)");
+    let start = env.position().await;
+    env.sql(
+        "INSERT INTO u VALUES (1);
+         BEGIN; INSERT INTO u VALUES (2); INSERT INTO t VALUES (2); COMMIT;
+         INSERT INTO u VALUES (3);",
+    );
+    let mut stream = env.stream(start, &["t"]).await;
+    let events = collect_commits(&mut stream, 3).await;
+    stream.shutdown().await;
+    assert_eq!(changes(&events), vec![vec!["I 2".to_string()]]);
+    assert!(events.iter().all(|e| !matches!(e, SourceEvent::Schema(s) if s.name.name == "u")));
+    assert_eq!(bounds(&events).last().unwrap().1, env.position().await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gtid_state_is_tracked_and_a_stream_can_start_from_it() {
+    let env = env("app");
+    env.sql("CREATE TABLE t (id INT PRIMARY KEY)");
+    let start = env.position().await;
+    let initial = env.server.sql("", "SELECT @@gtid_binlog_pos"); // 0-1-N after CREATE DATABASE/TABLE
+    let n: u64 = initial.rsplit('-').next().unwrap().parse().unwrap();
+    env.sql("INSERT INTO t VALUES (1); INSERT INTO t VALUES (2); INSERT INTO t VALUES (3)");
+    let mut stream = env.stream(start, &["t"]).await;
+    assert_eq!(stream.gtid_state().unwrap(), initial, "known from BINLOG_GTID_POS at the start position");
+    collect_commits(&mut stream, 2).await;
+    let after_two = stream.gtid_state().unwrap();
+    assert_eq!(after_two, format!("0-1-{}", n + 2));
+    collect_commits(&mut stream, 1).await;
+    assert_eq!(stream.gtid_state().unwrap(), env.server.sql("", "SELECT @@gtid_binlog_pos"));
+    stream.shutdown().await;
+
+    let schema = env.schema("t").await;
+    let connector = siphon_mysql::MySqlConnector::new(&env.server.url(&env.db), common::next_server_id()).unwrap();
+    let mut from_gtid = siphon_mysql::BinlogStream::start_at(&connector, siphon_mysql::StartAt::MariaGtid(after_two), &[schema])
+        .await
+        .unwrap();
+    let events = collect_commits(&mut from_gtid, 1).await;
+    assert_eq!(changes(&events), vec![vec!["I 3".to_string()]]);
+    from_gtid.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purged_start_position_is_reported_as_unavailable() {
+    let env = env("app");
+    env.sql("CREATE TABLE t (id INT PRIMARY KEY)");
+    let old = env.position().await;
+    env.sql("INSERT INTO t VALUES (1)");
+    // MariaDB keeps a file until its transactions are checkpointed in InnoDB: rotate and purge
+    // until the first file is gone.
+    siphon_testkit::wait_for("the first binlog file to be purged", std::time::Duration::from_secs(30), || {
+        env.sql("FLUSH BINARY LOGS");
+        let current_file = env.server.sql("", "SHOW MASTER STATUS").split('\t').next().unwrap().to_string();
+        env.sql(&format!("PURGE BINARY LOGS TO '{current_file}'"));
+        (!env.server.sql("", "SHOW BINARY LOGS").contains("binlog.000001")).then_some(())
+    });
+    let mut conn = env.connector.conn().await.unwrap();
+    let reason = siphon_mysql::catalog::position_available(&mut conn, old).await.unwrap().unwrap_err();
+    assert!(reason.contains("no longer on the server"), "{reason}");
+    let schema = env.schema("t").await;
+    let err = match siphon_mysql::BinlogStream::start(&env.connector, old, &[schema]).await {
+        Ok(_) => panic!("started at a purged position"),
+        Err(e) => e,
+    };
+    assert_eq!(err.class, siphon_core::ErrorClass::Fatal);
+    assert!(err.to_string().contains("is not available"), "{err}");
+}
