@@ -6,6 +6,7 @@ pub mod decoder;
 pub mod events;
 pub mod gtid;
 pub mod position;
+pub mod snapshot;
 pub mod stream;
 pub mod tablemap;
 pub mod text;

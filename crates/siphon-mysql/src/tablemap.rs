@@ -463,6 +463,28 @@ pub fn decode_row(r: &mut Reader<'_>, t: &DecodedTable, present: &[bool]) -> std
         let value_type = col.real_type;
         let ct = ColumnType::try_from(value_type)
             .map_err(|_| DecodeError::Invalid(format!("unknown column type {value_type}")))?;
+        // mysql_common 0.37 gets these two wrong (no sign extension of MEDIUMINT; TIME(n)
+        // underflows when negative with a fraction): decoded here.
+        let own = match value_type {
+            T_TIME2 => {
+                let dec = col.meta.first().copied().unwrap_or(0).min(6);
+                Some(time2_value(r.take(3 + usize::from(dec).div_ceil(2), "TIME value")?, dec))
+            }
+            T_INT24 => {
+                let b = r.take(3, "MEDIUMINT value")?;
+                let u = i64::from(b[0]) | (i64::from(b[1]) << 8) | (i64::from(b[2]) << 16);
+                let v = if !col.unsigned && u & 0x80_0000 != 0 { u - 0x100_0000 } else { u };
+                Some(mysql_common::value::Value::Int(v))
+            }
+            _ => None,
+        };
+        if let Some(value) = own {
+            let value = mysql_common::binlog::value::BinlogValue::Value(value);
+            let canonical = canonical_binlog_value(kind, value).map_err(|error| RowError::Value { column: col.name.clone(), error })?;
+            let text = pg_text(kind, &canonical).map_err(|error| RowError::Value { column: col.name.clone(), error })?;
+            row.push(Datum::from(text));
+            continue;
+        }
         let mut pb = ParseBuf(r.buf);
         let value = pb
             .parse::<BinlogValue<'_>>((ct, col.meta.as_slice(), col.unsigned, false))
@@ -476,10 +498,60 @@ pub fn decode_row(r: &mut Reader<'_>, t: &DecodedTable, present: &[bool]) -> std
     Ok(row)
 }
 
+/// A `TIME(dec)` value in the binlog's TIME2 layout (MySQL `my_time_packed_from_binary`):
+/// 3 big-endian bytes of `hours<<12 | minutes<<6 | seconds` offset by 0x800000, then
+/// `ceil(dec/2)` bytes of fraction; negative times are stored as the offset's complement.
+/// (mysql_common 0.37's decoder underflows on negative times with a fraction.)
+fn time2_value(b: &[u8], dec: u8) -> mysql_common::value::Value {
+    const INT_OFS: i64 = 0x80_0000;
+    let be = |s: &[u8]| s.iter().fold(0i64, |acc, &x| (acc << 8) | i64::from(x));
+    let mut int = be(&b[..3]) - INT_OFS;
+    let frac_bytes = &b[3..];
+    let packed = match dec {
+        1 | 2 => {
+            let mut frac = i64::from(frac_bytes[0]);
+            if int < 0 && frac != 0 {
+                int += 1;
+                frac -= 0x100;
+            }
+            (int << 24) + frac * 10_000
+        }
+        3 | 4 => {
+            let mut frac = be(frac_bytes);
+            if int < 0 && frac != 0 {
+                int += 1;
+                frac -= 0x1_0000;
+            }
+            (int << 24) + frac * 100
+        }
+        5 | 6 => be(&b[..6]) - 0x8000_0000_0000,
+        _ => int << 24,
+    };
+    let (neg, tmp) = if packed < 0 { (true, -packed) } else { (false, packed) };
+    let hms = tmp >> 24;
+    let hours = ((hms >> 12) % (1 << 10)) as u32;
+    let us = (tmp % (1 << 24)) as u32;
+    mysql_common::value::Value::Time(neg, hours / 24, (hours % 24) as u8, ((hms >> 6) % 64) as u8, (hms % 64) as u8, us)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn time2_layout() {
+        use mysql_common::value::Value;
+        // -00:00:01.5 as TIME(2): intpart -2 (0x7FFFFE) and fraction 0x100 - 50.
+        assert_eq!(time2_value(&[0x7F, 0xFF, 0xFE, 0xCE], 2), Value::Time(true, 0, 0, 0, 1, 500_000));
+        // 838:59:59 as TIME(0).
+        let v = (838i64 << 12) | (59 << 6) | 59;
+        let b = (v + 0x80_0000).to_be_bytes();
+        assert_eq!(time2_value(&b[5..8], 0), Value::Time(false, 34, 22, 59, 59, 0));
+        // -838:59:59.
+        let b = (0x80_0000 - v).to_be_bytes();
+        assert_eq!(time2_value(&b[5..8], 0), Value::Time(true, 34, 22, 59, 59, 0));
+    }
 
     /// A TABLE_MAP for `db.t (id INT UNSIGNED PK, name VARCHAR(10) utf8mb4, e ENUM('x','y'))`.
     pub(crate) fn sample_table_map() -> Vec<u8> {

@@ -111,3 +111,23 @@ pub fn describe(kind: &ChangeKind) -> String {
         ChangeKind::Delete { old_key } => format!("D {}", row_text(old_key)),
     }
 }
+
+/// A row sink that keeps what it is given.
+#[derive(Clone, Default)]
+pub struct Collect(pub Arc<std::sync::Mutex<Vec<siphon_core::Row>>>);
+
+impl siphon_core::copy::AsyncRowSink for Collect {
+    fn rows(&mut self, rows: Vec<siphon_core::Row>) -> impl std::future::Future<Output = Result<(), siphon_core::Error>> + Send {
+        let inner = self.0.clone();
+        async move {
+            inner.lock().unwrap().extend(rows);
+            Ok(())
+        }
+    }
+}
+
+impl Collect {
+    pub fn take(&self) -> Vec<siphon_core::Row> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
