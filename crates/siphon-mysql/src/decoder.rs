@@ -43,7 +43,7 @@
 //!
 //! XA transactions, MariaDB compressed row events (`log_bin_compress`), MySQL partial JSON
 //! updates (`binlog_row_value_options = PARTIAL_JSON`), `binlog_row_image` other than FULL, and
-//! statement-format events (the doctor requires `binlog_format = ROW`). `RENAME TABLE` and
+//! statement-format events (`binlog_format` must be `ROW`). `RENAME TABLE` and
 //! `DROP TABLE` of a replicated table are not turned into events.
 
 use std::collections::{HashMap, HashSet};
