@@ -69,8 +69,11 @@ impl Env {
 pub async fn collect_commits(stream: &mut BinlogStream, commits: usize) -> Vec<SourceEvent> {
     let mut out = Vec::new();
     let mut seen = 0;
+    // One deadline for all: an idle server keeps sending heartbeats, so a per-event timeout
+    // would never fire when a commit is missing.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while seen < commits {
-        let e = tokio::time::timeout(Duration::from_secs(20), stream.next())
+        let e = tokio::time::timeout_at(deadline, stream.next())
             .await
             .unwrap_or_else(|_| panic!("timed out waiting for commit {} of {commits}; got {out:#?}", seen + 1))
             .unwrap();
