@@ -8,6 +8,8 @@
 #   * the prebuilt DuckDB 1.5.6 shared library, fetched once with npm from the
 #     @duckdb/node-bindings-linux-x64 package into
 #     ${SIPHON_CACHE:-/var/cache/siphon}/duckdb-1.5.6/libduckdb.so;
+#   * MariaDB 10.11 server + client and sysbench (apt: mariadb-server,
+#     mariadb-client, sysbench) for the MySQL/MariaDB source's tests;
 #   * cargo-nextest, if it can be installed (failure is reported, not fatal:
 #     `cargo test` works too);
 #   * for the dashboard's browser test: Debian's chromium (/usr/bin/chromium)
@@ -102,6 +104,18 @@ _siphon_setup() (
   if ! id postgres >/dev/null 2>&1; then
     _siphon_log "creating system user postgres"
     as_root useradd --system --create-home --home-dir /var/lib/postgresql postgres
+  fi
+
+  # --- MariaDB (the binlog source's tests) -------------------------------------
+  # Debian's MariaDB 10.11; the package starts no service here. The testkit runs throwaway
+  # servers as the `mysql` user the package creates (siphon-testkit/src/mariadb.rs).
+  if command -v mariadbd >/dev/null 2>&1 && command -v mariadb-install-db >/dev/null 2>&1 \
+      && command -v mariadb >/dev/null 2>&1 && command -v sysbench >/dev/null 2>&1; then
+    _siphon_log "mariadb: ok"
+  else
+    apt_install mariadb-server mariadb-client sysbench
+    command -v mariadbd >/dev/null 2>&1 || { _siphon_log "mariadb: mariadbd still missing after install"; exit 1; }
+    _siphon_log "mariadb: installed"
   fi
 
   # --- DuckDB shared library -------------------------------------------------

@@ -75,6 +75,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+pub mod mariadb;
 #[cfg(test)]
 mod tests;
 
@@ -590,12 +591,19 @@ const TESTKIT_SETTINGS: [&str; 6] = [
 /// Starts the watchdog for a cluster in `base` (see the crate docs). Its
 /// stdin is a pipe whose write end only this process holds (close-on-exec).
 fn spawn_watchdog(base: &Path, data_dir: &Path) -> Child {
+    spawn_watchdog_for(base, data_dir, &data_dir.join("postmaster.pid"))
+}
+
+/// The watchdog of any server in `base`: when this process lets go of it, it kills the process
+/// whose pid is on the first line of `pid_file` (only if that process's working directory is
+/// `server_cwd`, so a recycled pid is never hit) and removes `base`.
+pub(crate) fn spawn_watchdog_for(base: &Path, server_cwd: &Path, pid_file: &Path) -> Child {
     const SCRIPT: &str = r#"
 trap '' INT TERM HUP QUIT
 cat >/dev/null 2>&1
 [ -d "$2" ] || exit 0
 alive() { kill -0 "$1" 2>/dev/null && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
-pid=$(head -n 1 "$2/postmaster.pid" 2>/dev/null)
+pid=$(head -n 1 "$3" 2>/dev/null)
 case "$pid" in
   ''|*[!0-9]*) ;;
   *)
@@ -614,7 +622,8 @@ rm -rf "$1"
         .arg(SCRIPT)
         .arg("siphon-testkit-watchdog")
         .arg(base)
-        .arg(data_dir)
+        .arg(server_cwd)
+        .arg(pid_file)
         .current_dir("/")
         .stdin(Stdio::piped())
         .stdout(Stdio::null())

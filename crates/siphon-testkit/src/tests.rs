@@ -210,3 +210,17 @@ fn servers_are_cleaned_up_when_the_test_process_is_killed() {
         (!dir1.exists() && !dir2.exists()).then_some(())
     });
 }
+
+#[test]
+fn mariadb_server_starts_runs_sql_and_cleans_up() {
+    let dir;
+    {
+        let server = crate::mariadb::MariaDbServer::start();
+        dir = server.data_dir().to_path_buf();
+        server.create_database("t1");
+        server.sql("t1", "CREATE TABLE x (id INT PRIMARY KEY); INSERT INTO x VALUES (1), (2)");
+        assert_eq!(server.sql("t1", "SELECT count(*) FROM x"), "2");
+        assert_eq!(server.sql("", "SELECT @@binlog_format, @@binlog_row_metadata"), "ROW\tFULL");
+    }
+    assert!(!dir.exists(), "data dir removed on drop");
+}

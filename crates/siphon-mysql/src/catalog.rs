@@ -1,0 +1,208 @@
+//! What the source server says about itself: tables, columns and keys
+//! (`information_schema`), its identity, its binlog position and which binlog files it still
+//! has. Read-only.
+
+use std::sync::Arc;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+use siphon_core::schema::{Column, TableName, TableSchema};
+use siphon_core::{Error, Lsn};
+
+use crate::connect::classify;
+use crate::position::{split_file_name, BinlogPosition};
+use crate::tablemap::Collations;
+use crate::types::{CatalogColumn, ColumnKind};
+
+/// The server's flavour, for the statements that differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    MariaDb,
+    MySql,
+}
+
+pub async fn flavor(conn: &mut Conn) -> Result<Flavor, Error> {
+    let v: Option<String> = conn.query_first("SELECT VERSION()").await.map_err(|e| classify(e, "could not read the server version"))?;
+    Ok(if v.unwrap_or_default().to_ascii_lowercase().contains("mariadb") { Flavor::MariaDb } else { Flavor::MySql })
+}
+
+async fn current_database(conn: &mut Conn) -> Result<String, Error> {
+    let db: Option<Option<String>> =
+        conn.query_first("SELECT DATABASE()").await.map_err(|e| classify(e, "could not read the current database"))?;
+    db.flatten().ok_or_else(|| Error::fatal("the session has no current database").with_hint("name the database in source.url"))
+}
+
+/// The tables to replicate: `configured` (each must exist and have a primary key), or every base
+/// table of the session's database (the URL's). `TableName.schema` is the MySQL database.
+pub async fn list_tables(conn: &mut Conn, configured: Option<&[TableName]>) -> Result<Vec<TableName>, Error> {
+    let db = current_database(conn).await?;
+    let what = "could not list the tables";
+    let rows: Vec<(String, String, u64)> = conn
+        .exec(
+            "SELECT t.TABLE_SCHEMA, t.TABLE_NAME,
+                    (SELECT COUNT(*) FROM information_schema.TABLE_CONSTRAINTS c
+                      WHERE c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME
+                        AND c.CONSTRAINT_TYPE = 'PRIMARY KEY')
+             FROM information_schema.TABLES t
+             WHERE t.TABLE_TYPE = 'BASE TABLE' AND (t.TABLE_SCHEMA = ? OR ?)
+             ORDER BY t.TABLE_SCHEMA, t.TABLE_NAME",
+            (&db, configured.is_some()),
+        )
+        .await
+        .map_err(|e| classify(e, what))?;
+    let found: Vec<(TableName, bool)> = rows.into_iter().map(|(s, t, pk)| (TableName::new(s, t), pk > 0)).collect();
+    let wanted: Vec<TableName> = match configured {
+        Some(list) => {
+            for t in list {
+                if !found.iter().any(|(f, _)| f == t) {
+                    return Err(Error::fatal(format!("table {t} does not exist"))
+                        .with_hint("check source.tables: entries are database.table, as in SHOW TABLES"));
+                }
+            }
+            list.to_vec()
+        }
+        None => found.iter().filter(|(t, _)| t.schema == db).map(|(t, _)| t.clone()).collect(),
+    };
+    let no_key: Vec<String> =
+        wanted.iter().filter(|t| found.iter().any(|(f, pk)| f == *t && !pk)).map(|t| t.to_string()).collect();
+    if !no_key.is_empty() {
+        return Err(Error::fatal(format!("tables without a primary key: {}", no_key.join(", ")))
+            .with_detail("siphon identifies rows by their primary key")
+            .with_hint("add a primary key (ALTER TABLE ... ADD PRIMARY KEY (...)), or leave these tables out of source.tables"));
+    }
+    Ok(wanted)
+}
+
+/// The table's columns (in order, primary key columns marked) in PostgreSQL's vocabulary.
+pub async fn table_schema(conn: &mut Conn, table: &TableName) -> Result<Arc<TableSchema>, Error> {
+    Ok(table_kinds(conn, table).await?.0)
+}
+
+/// [`table_schema`] with each column's [`ColumnKind`] (what the snapshot needs to print values).
+pub async fn table_kinds(conn: &mut Conn, table: &TableName) -> Result<(Arc<TableSchema>, Vec<ColumnKind>), Error> {
+    type ColRow = (String, String, String, Option<u64>, Option<u64>, Option<u64>, Option<u64>, Option<String>, String, String);
+    let rows: Vec<ColRow> = conn
+        .exec(
+            "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION,
+                    NUMERIC_SCALE, DATETIME_PRECISION, CHARACTER_SET_NAME, COLUMN_KEY, IS_NULLABLE
+             FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?
+             ORDER BY ORDINAL_POSITION",
+            (&table.schema, &table.name),
+        )
+        .await
+        .map_err(|e| classify(e, &format!("could not read the columns of {table}")))?;
+    if rows.is_empty() {
+        return Err(Error::table(format!("table {table} does not exist")));
+    }
+    let mut columns = Vec::with_capacity(rows.len());
+    let mut kinds = Vec::with_capacity(rows.len());
+    for (name, data_type, column_type, len, prec, scale, dt_prec, charset, key, nullable) in rows {
+        let cat = CatalogColumn {
+            data_type,
+            column_type,
+            char_max_length: len,
+            numeric_precision: prec,
+            numeric_scale: scale,
+            datetime_precision: dt_prec,
+            charset,
+        };
+        let kind = ColumnKind::from_catalog(&cat)
+            .map_err(|e| Error::table(format!("cannot replicate column {name} of {table}")).with_detail(e))?;
+        columns.push(Column { name, source_type: kind.source_type(), is_key: key == "PRI", nullable: nullable == "YES" });
+        kinds.push(kind);
+    }
+    Ok((Arc::new(TableSchema { name: table.clone(), columns }), kinds))
+}
+
+/// `"<server_uuid (MySQL) or @@server_id (MariaDB)>/<binlog basename>"`: a different server, or
+/// the same one with another binlog, is a different identity (a checkpoint does not carry over).
+pub async fn server_identity(conn: &mut Conn) -> Result<String, Error> {
+    let (file, _) = master_status(conn).await?;
+    let (base, _) = split_file_name(&file)?;
+    let id: Option<String> = match flavor(conn).await? {
+        Flavor::MySql => conn.query_first("SELECT @@server_uuid").await,
+        Flavor::MariaDb => conn.query_first("SELECT CAST(@@server_id AS CHAR)").await,
+    }
+    .map_err(|e| classify(e, "could not read the server identity"))?;
+    Ok(format!("{}/{base}", id.unwrap_or_default()))
+}
+
+/// The binlog file and position the server writes next.
+pub async fn master_status(conn: &mut Conn) -> Result<(String, u64), Error> {
+    let what = "could not read the binlog position (SHOW MASTER STATUS)";
+    let row: Option<mysql_async::Row> = match conn.query_first("SHOW MASTER STATUS").await {
+        Ok(r) => r,
+        // MySQL 8.4 removed SHOW MASTER STATUS.
+        Err(mysql_async::Error::Server(e)) if e.code == 1064 => {
+            conn.query_first("SHOW BINARY LOG STATUS").await.map_err(|e| classify(e, what))?
+        }
+        Err(e) => return Err(classify(e, what)),
+    };
+    let row = row.ok_or_else(|| {
+        Error::fatal("the server has no binary log")
+            .with_hint("start the server with log_bin (and binlog_format=ROW); see docs/mysql.md")
+    })?;
+    let file: String = row.get(0).unwrap_or_default();
+    let pos: u64 = row.get(1).unwrap_or_default();
+    Ok((file, pos))
+}
+
+/// The position the server writes next, as an [`Lsn`].
+pub async fn current_position(conn: &mut Conn) -> Result<Lsn, Error> {
+    let (file, pos) = master_status(conn).await?;
+    BinlogPosition::new(file, pos)?.to_lsn()
+}
+
+/// The binlog files the server still has, with their sizes (`SHOW BINARY LOGS`).
+pub async fn binary_logs(conn: &mut Conn) -> Result<Vec<(String, u64)>, Error> {
+    let rows: Vec<mysql_async::Row> =
+        conn.query("SHOW BINARY LOGS").await.map_err(|e| classify(e, "could not list the binlog files (SHOW BINARY LOGS)"))?;
+    Ok(rows.into_iter().map(|r| (r.get::<String, _>(0).unwrap_or_default(), r.get::<u64, _>(1).unwrap_or_default())).collect())
+}
+
+/// `Ok(())` when the server still holds every event from `lsn` on; `Err(reason)` when the file
+/// was purged or the position lies beyond it (a gap the runtime must repair).
+pub async fn position_available(conn: &mut Conn, lsn: Lsn) -> Result<Result<(), String>, Error> {
+    let logs = binary_logs(conn).await?;
+    let seq = (lsn.0 >> 32) as u32;
+    let pos = lsn.0 & 0xFFFF_FFFF;
+    let parsed: Vec<(u32, &str, u64)> =
+        logs.iter().filter_map(|(f, size)| split_file_name(f).ok().map(|(_, s)| (s, f.as_str(), *size))).collect();
+    let Some(&(_, file, size)) = parsed.iter().find(|(s, _, _)| *s == seq) else {
+        let oldest = parsed.first().map(|(_, f, _)| f.to_string()).unwrap_or_else(|| "none".into());
+        return Ok(Err(format!(
+            "binlog file number {seq} is no longer on the server (purged; the oldest is {oldest})"
+        )));
+    };
+    if pos > size {
+        return Ok(Err(format!("position {pos} is past the end of {file} ({size} bytes)")));
+    }
+    Ok(Ok(()))
+}
+
+/// Collation id -> (character set, max bytes per character), for decoding TABLE_MAPs.
+pub async fn collations(conn: &mut Conn) -> Result<Collations, Error> {
+    let what = "could not read information_schema.COLLATIONS";
+    let rows: Vec<(Option<u64>, String, u64)> = conn
+        .query(
+            "SELECT c.ID, c.CHARACTER_SET_NAME, s.MAXLEN FROM information_schema.COLLATIONS c
+             JOIN information_schema.CHARACTER_SETS s ON s.CHARACTER_SET_NAME = c.CHARACTER_SET_NAME",
+        )
+        .await
+        .map_err(|e| classify(e, what))?;
+    let mut map: Collations =
+        rows.into_iter().filter_map(|(id, cs, max)| Some((u16::try_from(id?).ok()?, (cs, max as u32)))).collect();
+    // MariaDB 10.10+ lists the ids of its UCA 14.0.0 collations only here.
+    let extra: Result<Vec<(Option<u64>, String, u64)>, _> = conn
+        .query(
+            "SELECT a.ID, a.CHARACTER_SET_NAME, s.MAXLEN FROM information_schema.COLLATION_CHARACTER_SET_APPLICABILITY a
+             JOIN information_schema.CHARACTER_SETS s ON s.CHARACTER_SET_NAME = a.CHARACTER_SET_NAME",
+        )
+        .await;
+    for (id, cs, max) in extra.unwrap_or_default() {
+        if let Some(id) = id.and_then(|i| u16::try_from(i).ok()) {
+            map.entry(id).or_insert((cs, max as u32));
+        }
+    }
+    Ok(map)
+}

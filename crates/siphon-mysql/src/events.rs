@@ -1,0 +1,164 @@
+//! Events mysql_common does not decode, parsed from their raw bytes (checksum already removed):
+//! MariaDB's `ANNOTATE_ROWS` (160), `BINLOG_CHECKPOINT` (161), `GTID` (162) and `GTID_LIST`
+//! (163) (layouts from MariaDB's `sql/log_event.h`), the heartbeat's file name, and `TRUNCATE`
+//! statements in `QUERY` events. Pure and panic-free on any input (property-tested).
+
+use crate::gtid::{MariaGtid, MariaGtidState};
+use crate::tablemap::{DecodeError, Reader};
+
+pub const ANNOTATE_ROWS_EVENT: u8 = 160;
+pub const BINLOG_CHECKPOINT_EVENT: u8 = 161;
+pub const MARIA_GTID_EVENT: u8 = 162;
+pub const GTID_LIST_EVENT: u8 = 163;
+
+/// A MariaDB GTID event: the start of a transaction (or of a standalone statement, e.g. DDL).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MariaGtidEvent {
+    pub gtid: MariaGtid,
+    /// `FL_STANDALONE`: a statement without BEGIN/COMMIT (DDL); it ends with its QUERY event.
+    pub standalone: bool,
+}
+
+/// `seq_no u64 | domain_id u32 | flags2 u8 | ...` (the server id is the event header's).
+pub fn parse_maria_gtid(body: &[u8], server_id: u32) -> Result<MariaGtidEvent, DecodeError> {
+    let mut r = Reader::new(body);
+    let seq = r.uint_le(8, "GTID sequence number")?;
+    let domain = r.uint_le(4, "GTID domain")? as u32;
+    let flags = r.u8("GTID flags")?;
+    Ok(MariaGtidEvent { gtid: MariaGtid { domain, server: server_id, seq }, standalone: flags & 1 != 0 })
+}
+
+/// `count u32 (low 28 bits; the top 4 are flags) | count * (domain u32, server u32, seq u64)`.
+pub fn parse_gtid_list(body: &[u8]) -> Result<MariaGtidState, DecodeError> {
+    let mut r = Reader::new(body);
+    let count = r.uint_le(4, "GTID list count")? & 0x0FFF_FFFF;
+    let mut state = MariaGtidState::default();
+    for _ in 0..count {
+        let domain = r.uint_le(4, "GTID list domain")? as u32;
+        let server = r.uint_le(4, "GTID list server")? as u32;
+        let seq = r.uint_le(8, "GTID list sequence")?;
+        state.apply(MariaGtid { domain, server, seq });
+    }
+    Ok(state)
+}
+
+/// A heartbeat's body is the name of the binlog file the server is at.
+pub fn heartbeat_file(body: &[u8]) -> String {
+    String::from_utf8_lossy(body).trim_end_matches('\0').to_string()
+}
+
+/// The tables of `TRUNCATE [TABLE] [db.]name` (`None` for any other statement). Unqualified
+/// names are in `default_db` (the QUERY event's current database).
+pub fn truncated_table(query: &str, default_db: &str) -> Option<(String, String)> {
+    let q = strip_comments(query);
+    let mut rest = q.trim_start();
+    rest = strip_keyword(rest, "TRUNCATE")?;
+    if let Some(r) = strip_keyword(rest, "TABLE") {
+        rest = r;
+    }
+    let (first, after) = ident(rest)?;
+    let after = after.trim_start();
+    let (db, table, after) = match after.strip_prefix('.') {
+        Some(r) => {
+            let (t, a) = ident(r.trim_start())?;
+            (first, t, a)
+        }
+        None => (default_db.to_string(), first, after),
+    };
+    let tail = after.trim_start().trim_end_matches(';').trim();
+    tail.is_empty().then_some((db, table))
+}
+
+fn strip_comments(q: &str) -> String {
+    let mut out = String::with_capacity(q.len());
+    let mut rest = q;
+    while let Some(i) = rest.find("/*") {
+        out.push_str(&rest[..i]);
+        match rest[i + 2..].find("*/") {
+            Some(j) => rest = &rest[i + 2 + j + 2..],
+            None => return out,
+        }
+        out.push(' ');
+    }
+    out.push_str(rest);
+    out
+}
+
+fn strip_keyword<'a>(s: &'a str, kw: &str) -> Option<&'a str> {
+    let head = s.get(..kw.len())?;
+    let next = s[kw.len()..].chars().next();
+    if head.eq_ignore_ascii_case(kw) && next.is_none_or(|c| c.is_whitespace() || c == '`') {
+        Some(s[kw.len()..].trim_start())
+    } else {
+        None
+    }
+}
+
+/// A plain or backquoted identifier at the start of `s`.
+fn ident(s: &str) -> Option<(String, &str)> {
+    if let Some(r) = s.strip_prefix('`') {
+        let mut name = String::new();
+        let mut chars = r.char_indices();
+        while let Some((i, c)) = chars.next() {
+            if c == '`' {
+                if r[i + 1..].starts_with('`') {
+                    name.push('`');
+                    chars.next();
+                } else {
+                    return Some((name, &r[i + 1..]));
+                }
+            } else {
+                name.push(c);
+            }
+        }
+        None
+    } else {
+        let end = s.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$')).unwrap_or(s.len());
+        (end > 0).then(|| (s[..end].to_string(), &s[end..]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn parses_mariadb_gtid_and_list() {
+        let mut b = 42u64.to_le_bytes().to_vec();
+        b.extend(3u32.to_le_bytes());
+        b.push(1);
+        let e = parse_maria_gtid(&b, 7).unwrap();
+        assert_eq!(e.gtid.to_string(), "3-7-42");
+        assert!(e.standalone);
+        let mut l = 2u32.to_le_bytes().to_vec();
+        for (d, s, q) in [(0u32, 1u32, 10u64), (1, 2, 5)] {
+            l.extend(d.to_le_bytes());
+            l.extend(s.to_le_bytes());
+            l.extend(q.to_le_bytes());
+        }
+        assert_eq!(parse_gtid_list(&l).unwrap().to_string(), "0-1-10,1-2-5");
+        assert!(parse_gtid_list(&l[..20]).is_err());
+    }
+
+    #[test]
+    fn recognizes_truncate() {
+        assert_eq!(truncated_table("TRUNCATE TABLE t", "db"), Some(("db".into(), "t".into())));
+        assert_eq!(truncated_table("truncate `o``dd`.`x y`;", "db"), Some(("o`dd".into(), "x y".into())));
+        assert_eq!(truncated_table("/* c */ TRUNCATE other.t2", "db"), Some(("other".into(), "t2".into())));
+        assert_eq!(truncated_table("TRUNCATE TABLE t; DROP TABLE u", "db"), None);
+        assert_eq!(truncated_table("TRUNCATEX t", "db"), None);
+        assert_eq!(truncated_table("ALTER TABLE t ADD c INT", "db"), None);
+    }
+
+    proptest! {
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..100), s in "\\PC{0,40}") {
+            let _ = parse_maria_gtid(&bytes, 1);
+            let _ = parse_gtid_list(&bytes);
+            let _ = heartbeat_file(&bytes);
+            let _ = truncated_table(&s, "db");
+            let _ = truncated_table(&format!("TRUNCATE {s}"), "db");
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! The live binlog stream: a replica session (`COM_REGISTER_SLAVE` + `COM_BINLOG_DUMP`, through
+//! mysql_async) whose events go through the [`Decoder`].
+//!
+//! ```text
+//!  server ──binlog events──► mysql_async::BinlogStream ──Event──► Decoder ──SourceEvent──► runtime
+//!     ▲  heartbeat every HEARTBEAT_PERIOD when idle ─────────────────────► Idle { wal_end }
+//! ```
+//!
+//! * Start: at a position (`file:pos` from an [`Lsn`], checked against `SHOW BINARY LOGS` first,
+//!   so a purged file is reported as such) or, on MariaDB, at a GTID state
+//!   (`@slave_connect_state`). Before streaming, the session reads the server's collations
+//!   (to decode character columns) and, on MariaDB, `BINLOG_GTID_POS(file, pos)` (so
+//!   [`BinlogStream::gtid_state`] is known from the first event on).
+//! * Heartbeats: `@master_heartbeat_period` asks the server for a HEARTBEAT event after each
+//!   second without events; it carries the file and position the server has reached, which
+//!   the decoder turns into `Idle` when no transaction is open.
+//! * `@mariadb_slave_capability = 4` makes MariaDB send its GTID events (instead of rewriting
+//!   them as `BEGIN` queries).
+//! * The server drops a replica session whose `server_id` another session registers with:
+//!   every stream of one server needs its own id.
+//! * `confirm` is a no-op: a binlog reader holds nothing on the server (retention is by time
+//!   or size, `binlog_expire_logs_seconds`); it is kept for symmetry with the PostgreSQL source.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use mysql_async::prelude::Queryable;
+use mysql_async::BinlogStreamRequest;
+use siphon_core::change::SourceEvent;
+use siphon_core::schema::TableSchema;
+use siphon_core::{Error, Lsn};
+
+use crate::catalog::{self, Flavor};
+use crate::connect::{classify, MySqlConnector};
+use crate::decoder::{Decoder, DecoderOptions};
+use crate::gtid::{GtidState, MariaGtidState};
+use crate::position::{split_file_name, BinlogPosition};
+
+/// How often an idle server sends a heartbeat.
+pub const HEARTBEAT_PERIOD: Duration = Duration::from_secs(1);
+
+/// Where a stream starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StartAt {
+    /// A binlog position (a `Commit.end_lsn`, or a position from `current_position`).
+    Position(Lsn),
+    /// A MariaDB GTID state (`0-1-42,1-2-7`): the stream starts after those transactions.
+    MariaGtid(String),
+}
+
+/// A running binlog stream.
+pub struct BinlogStream {
+    stream: mysql_async::BinlogStream,
+    decoder: Decoder,
+    pending: VecDeque<SourceEvent>,
+    basename: String,
+}
+
+impl BinlogStream {
+    /// Streams the changes of `tables` from the binlog position `from`.
+    pub async fn start(connector: &MySqlConnector, from: Lsn, tables: &[Arc<TableSchema>]) -> Result<Self, Error> {
+        Self::start_at(connector, StartAt::Position(from), tables).await
+    }
+
+    /// Streams from `start` (a position, or a MariaDB GTID state).
+    pub async fn start_at(connector: &MySqlConnector, start: StartAt, tables: &[Arc<TableSchema>]) -> Result<Self, Error> {
+        let mut conn = connector.conn().await?;
+        let flavor = catalog::flavor(&mut conn).await?;
+        let collations = catalog::collations(&mut conn).await?;
+        let (current, _) = catalog::master_status(&mut conn).await?;
+        let basename = split_file_name(&current)?.0.to_string();
+        let what = "could not start the binlog stream";
+        let period_ns = HEARTBEAT_PERIOD.as_nanos() as u64;
+        conn.query_drop(format!("SET @master_heartbeat_period = {period_ns}")).await.map_err(|e| classify(e, what))?;
+        let mut gtid = None;
+        if flavor == Flavor::MariaDb {
+            conn.query_drop("SET @mariadb_slave_capability = 4").await.map_err(|e| classify(e, what))?;
+        }
+        let position = match &start {
+            StartAt::Position(lsn) => {
+                let pos = BinlogPosition::from_lsn(*lsn, &basename);
+                if let Err(reason) = catalog::position_available(&mut conn, *lsn).await? {
+                    return Err(position_unavailable(&pos.to_string(), &reason));
+                }
+                if flavor == Flavor::MariaDb {
+                    let state: Option<Option<String>> = conn
+                        .exec_first("SELECT BINLOG_GTID_POS(?, ?)", (&pos.file, pos.pos))
+                        .await
+                        .map_err(|e| classify(e, what))?;
+                    gtid = state.flatten().and_then(|s| s.parse::<MariaGtidState>().ok()).map(GtidState::MariaDb);
+                }
+                Some(pos)
+            }
+            StartAt::MariaGtid(state) => {
+                if flavor != Flavor::MariaDb {
+                    return Err(Error::fatal("starting from a GTID state is only supported on MariaDB"));
+                }
+                let parsed: MariaGtidState = state
+                    .parse()
+                    .map_err(|_| Error::fatal(format!("invalid MariaDB GTID state {state:?}")).with_hint("expected domain-server-seq[,...], e.g. 0-1-42"))?;
+                conn.exec_drop("SET @slave_connect_state = ?", (parsed.to_string(),)).await.map_err(|e| classify(e, what))?;
+                conn.query_drop("SET @slave_gtid_strict_mode = 1, @slave_gtid_ignore_duplicates = 0")
+                    .await
+                    .map_err(|e| classify(e, what))?;
+                gtid = Some(GtidState::MariaDb(parsed));
+                None
+            }
+        };
+        let tables: HashSet<_> = tables.iter().map(|t| t.name.clone()).collect();
+        let decoder = Decoder::new(DecoderOptions { tables, collations, gtid });
+        let file = position.as_ref().map(|p| p.file.clone()).unwrap_or_default();
+        let request = BinlogStreamRequest::new(connector.server_id())
+            .with_filename(file.as_bytes())
+            .with_pos(position.as_ref().map_or(4, |p| u64::from(p.pos)));
+        let stream = conn.get_binlog_stream(request).await.map_err(|e| stream_error(e, &start))?;
+        tracing::info!(server_id = connector.server_id(), start = ?start, "binlog stream started");
+        Ok(BinlogStream { stream, decoder, pending: VecDeque::new(), basename })
+    }
+
+    /// The next event. Errors are classified: a lost connection is transient; a position the
+    /// server no longer has, or a malformed event, is fatal.
+    pub async fn next(&mut self) -> Result<SourceEvent, Error> {
+        loop {
+            if let Some(e) = self.pending.pop_front() {
+                return Ok(e);
+            }
+            let event = match self.stream.next().await {
+                Some(Ok(event)) => event,
+                Some(Err(e)) => return Err(stream_error(e, &StartAt::Position(self.decoder.server_end()))),
+                None => return Err(Error::transient("the binlog stream ended").with_detail("the server closed the replica session")),
+            };
+            let mut out = Vec::new();
+            self.decoder.handle(&event, &mut out)?;
+            self.pending.extend(out);
+            if let Some(base) = self.decoder.basename() {
+                if base != self.basename {
+                    self.basename = base.to_string();
+                }
+            }
+        }
+    }
+
+    /// The latest position the server is known to have reached (events and heartbeats), for lag.
+    pub fn server_end(&self) -> Lsn {
+        self.decoder.server_end()
+    }
+
+    /// A no-op: the server keeps binlogs by time or size, not by reader progress.
+    pub fn confirm(&self, _lsn: Lsn) {}
+
+    /// The GTID state after the last transaction delivered (`0-1-42` on MariaDB, a GTID set on
+    /// MySQL when the stream started at the beginning of a file), when known.
+    pub fn gtid_state(&self) -> Option<String> {
+        self.decoder.gtid_state().map(|g| g.to_string())
+    }
+
+    /// The binlog base name (`binlog`), to display an `Lsn` as `binlog.000042:1234`.
+    pub fn basename(&self) -> &str {
+        &self.basename
+    }
+
+    /// Closes the replica session.
+    pub async fn shutdown(self) {
+        let _ = self.stream.close().await;
+    }
+}
+
+fn position_unavailable(at: &str, reason: &str) -> Error {
+    Error::fatal(format!("binlog position {at} is not available"))
+        .with_detail(reason.to_string())
+        .with_hint("the changes after the checkpoint are gone from the server: re-snapshot (on_gap), and keep binlogs longer (binlog_expire_logs_seconds)")
+}
+
+fn stream_error(e: mysql_async::Error, start: &StartAt) -> Error {
+    match e {
+        // ER_MASTER_FATAL_ERROR_READING_BINLOG: purged file, bad position, GTID not in binlog.
+        mysql_async::Error::Server(s) if s.code == 1236 => {
+            let at = match start {
+                StartAt::Position(l) => crate::position::lsn_display(*l),
+                StartAt::MariaGtid(g) => g.clone(),
+            };
+            position_unavailable(&at, &s.message)
+        }
+        other => classify(other, "binlog stream failed"),
+    }
+}
