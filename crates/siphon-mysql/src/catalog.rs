@@ -73,6 +73,38 @@ pub async fn list_tables(conn: &mut Conn, configured: Option<&[TableName]>) -> R
     Ok(wanted)
 }
 
+/// Every base table of the session's database that has a primary key (what a pipeline without
+/// `source.tables` replicates; keyless tables are left out here, where `list_tables` refuses them).
+pub async fn keyed_tables(conn: &mut Conn) -> Result<Vec<TableName>, Error> {
+    let db = current_database(conn).await?;
+    let rows: Vec<String> = conn
+        .exec(
+            "SELECT t.TABLE_NAME FROM information_schema.TABLES t
+             WHERE t.TABLE_TYPE = 'BASE TABLE' AND t.TABLE_SCHEMA = ?
+               AND EXISTS (SELECT 1 FROM information_schema.TABLE_CONSTRAINTS c
+                           WHERE c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME
+                             AND c.CONSTRAINT_TYPE = 'PRIMARY KEY')
+             ORDER BY t.TABLE_NAME",
+            (&db,),
+        )
+        .await
+        .map_err(|e| classify(e, "could not list the tables"))?;
+    Ok(rows.into_iter().map(|t| TableName::new(db.clone(), t)).collect())
+}
+
+/// Columns of `table` with a default value: an `ADD COLUMN ... DEFAULT` gives every existing row
+/// a value no row event carries. (MariaDB reports `DEFAULT NULL` as the text `NULL`.)
+pub async fn columns_with_defaults(conn: &mut Conn, table: &TableName) -> Result<Vec<String>, Error> {
+    conn.exec(
+        "SELECT COLUMN_NAME FROM information_schema.COLUMNS
+         WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_DEFAULT IS NOT NULL AND COLUMN_DEFAULT <> 'NULL'
+         ORDER BY ORDINAL_POSITION",
+        (&table.schema, &table.name),
+    )
+    .await
+    .map_err(|e| classify(e, &format!("could not read the column defaults of {table}")))
+}
+
 /// The table's columns (in order, primary key columns marked) in PostgreSQL's vocabulary.
 pub async fn table_schema(conn: &mut Conn, table: &TableName) -> Result<Arc<TableSchema>, Error> {
     Ok(table_kinds(conn, table).await?.0)

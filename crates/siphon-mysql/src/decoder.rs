@@ -122,6 +122,12 @@ pub struct Decoder {
 }
 
 impl Decoder {
+    /// Decodes `name`'s rows too from the next TABLE_MAP on (a TABLE_MAP precedes the row
+    /// events of every transaction, so called between transactions, nothing of it is missed).
+    pub fn add_table(&mut self, name: TableName) {
+        self.opts.tables.insert(name);
+    }
+
     pub fn new(opts: DecoderOptions) -> Self {
         let gtid = opts.gtid.clone();
         Decoder {

@@ -147,6 +147,11 @@ impl BinlogStream {
         self.decoder.server_end()
     }
 
+    /// Streams `table`'s changes too, from the next transaction on (call between transactions).
+    pub fn add_table(&mut self, table: &siphon_core::schema::TableName) {
+        self.decoder.add_table(table.clone());
+    }
+
     /// A no-op: the server keeps binlogs by time or size, not by reader progress.
     pub fn confirm(&self, _lsn: Lsn) {}
 

@@ -14,9 +14,10 @@
 //! * `TIME` is an interval: `-838:59:59`, `25:00:00.5`.
 //! * text is decoded from the column's character set; bytes that are invalid in it are an
 //!   error naming the column (a table-scoped error), never replaced.
-//! * `CHAR(n)` is blank-padded to `n` characters and `BINARY(n)` zero-padded to `n` bytes, as
-//!   PostgreSQL's `character(n)` prints them and as MySQL stores `BINARY` (the binlog drops the
-//!   padding of both).
+//! * `CHAR(n)` is the value MySQL returns: trailing spaces removed (as MySQL does on every read
+//!   unless `PAD_CHAR_TO_FULL_LENGTH`), so it maps to `character varying(n)`, not to PostgreSQL's
+//!   blank-padded `character(n)`. `BINARY(n)` is zero-padded to `n` bytes, as MySQL stores and
+//!   returns it (the binlog drops the padding of both).
 //! * `FLOAT` / `DOUBLE`: the shortest text that reads back as the same value, in PostgreSQL's
 //!   layout (`1e+15`, `3.4028235e+38`).
 
@@ -75,13 +76,7 @@ pub fn pg_text(kind: &ColumnKind, v: &Value) -> Result<Option<String>, ValueErro
             return Ok(datetime_text(*y, *mo, *d, *h, *mi, *s, *us, "+00"))
         }
         (K::Time { .. }, Value::Time(neg, days, h, m, s, us)) => interval_text(*neg, *days, *h, *m, *s, *us),
-        (K::Char { chars, charset }, Value::Bytes(b)) => {
-            let mut s = decode(charset, b)?;
-            let n = s.chars().count();
-            s.extend(std::iter::repeat_n(' ', (*chars as usize).saturating_sub(n)));
-            s
-        }
-        (K::VarChar { charset, .. } | K::Text { charset } | K::Enum { charset, .. } | K::Set { charset, .. }, Value::Bytes(b)) => {
+        (K::Char { charset, .. } | K::VarChar { charset, .. } | K::Text { charset } | K::Enum { charset, .. } | K::Set { charset, .. }, Value::Bytes(b)) => {
             decode(charset, b)?
         }
         (K::Binary { bytes }, Value::Bytes(b)) => {

@@ -19,7 +19,7 @@
 //! | FLOAT / DOUBLE                          | real / double precision             |
 //! | DATE / DATETIME(n) / TIMESTAMP(n)       | date / timestamp(n) without time zone / timestamp(n) with time zone |
 //! | TIME(n)                                 | interval                            |
-//! | CHAR(n) / VARCHAR(n) / *TEXT (and MariaDB JSON) | character(n) / character varying(n) / text |
+//! | CHAR(n) / VARCHAR(n) / *TEXT (and MariaDB JSON) | character varying(n) / character varying(n) / text |
 //! | BINARY(n), VARBINARY(n), *BLOB, GEOMETRY | bytea                              |
 //! | ENUM, SET                               | text                                |
 //! | BIT(n)                                  | bit(n)                              |
@@ -104,7 +104,6 @@ const TIMESTAMPTZ: u32 = 1184;
 const INTERVAL: u32 = 1186;
 const TEXT: u32 = 25;
 const VARCHAR: u32 = 1043;
-const BPCHAR: u32 = 1042;
 const BYTEA: u32 = 17;
 const JSON: u32 = 114;
 const BIT: u32 = 1560;
@@ -134,8 +133,8 @@ impl ColumnKind {
             DateTime { fsp } => pg(TIMESTAMP, i32::from(*fsp), format!("timestamp({fsp}) without time zone")),
             Timestamp { fsp } => pg(TIMESTAMPTZ, i32::from(*fsp), format!("timestamp({fsp}) with time zone")),
             Time { .. } => pg(INTERVAL, -1, "interval"),
-            Char { chars, .. } => pg(BPCHAR, *chars as i32 + 4, format!("character({chars})")),
-            VarChar { chars, .. } => pg(VARCHAR, *chars as i32 + 4, format!("character varying({chars})")),
+            // MySQL returns CHAR values without their padding: a varchar, not a bpchar.
+            Char { chars, .. } | VarChar { chars, .. } => pg(VARCHAR, *chars as i32 + 4, format!("character varying({chars})")),
             Text { .. } | Enum { .. } | Set { .. } => pg(TEXT, -1, "text"),
             Binary { .. } | Blob | Geometry => pg(BYTEA, -1, "bytea"),
             Bit { bits } => pg(BIT, i32::from(*bits), format!("bit({bits})")),
@@ -252,7 +251,7 @@ mod tests {
             (ColumnKind::DateTime { fsp: 6 }, 1114, 6, "timestamp(6) without time zone"),
             (ColumnKind::Timestamp { fsp: 3 }, 1184, 3, "timestamp(3) with time zone"),
             (ColumnKind::VarChar { chars: 10, charset: Charset::Utf8 }, 1043, 14, "character varying(10)"),
-            (ColumnKind::Char { chars: 3, charset: Charset::Latin1 }, 1042, 7, "character(3)"),
+            (ColumnKind::Char { chars: 3, charset: Charset::Latin1 }, 1043, 7, "character varying(3)"),
             (ColumnKind::Bit { bits: 64 }, 1560, 64, "bit(64)"),
             (ColumnKind::Time { fsp: 6 }, 1186, -1, "interval"),
         ];

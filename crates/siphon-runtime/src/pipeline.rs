@@ -103,7 +103,10 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
                 PostgresSource::new(&config.source.url, &application, &config.source.slot, &config.source.publication)?;
             run_with(source, config, shutdown).await
         }
-        SourceKind::Mysql => Err(Error::fatal("this build of siphon cannot stream from a MySQL/MariaDB source yet")),
+        SourceKind::Mysql => {
+            let source = crate::source::mysql::MySqlSource::new(&config.source.url, config.server_id())?;
+            run_with(source, config, shutdown).await
+        }
     }
 }
 

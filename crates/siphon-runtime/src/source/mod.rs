@@ -255,3 +255,4 @@ pub fn require_postgres(config: &siphon_core::config::Config, what: &str) -> Res
         .with_hint("see docs/mysql.md for what a MySQL source supports")),
     }
 }
+pub mod mysql;
