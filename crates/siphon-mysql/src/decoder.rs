@@ -12,8 +12,21 @@
 //!  QUERY "TRUNCATE t"       -                             Truncate([t]) when t is replicated
 //!  XID / QUERY "COMMIT"     tx closed, GTID applied       Commit { end_lsn: event end }
 //!  QUERY (DDL) standalone   tx closed                     Commit { end_lsn: event end }
-//!  HEARTBEAT (idle server)  -                             Idle { wal_end } (outside a transaction)
+//!  HEARTBEAT (idle server;  -                             Idle { wal_end } (outside a transaction)
+//!   v1 27, MySQL v2 41)
+//!  TRANSACTION_PAYLOAD      payload := (bounds, bytes)    - (its events follow, see below)
 //! ```
+//!
+//! # MySQL compressed transactions (`TRANSACTION_PAYLOAD`, `binlog_transaction_compression`)
+//!
+//! MySQL writes a transaction's events (`BEGIN`, TABLE_MAPs, rows, XID; never its GTID) into
+//! one zstd-compressed `TRANSACTION_PAYLOAD` event. mysql_async yields that event and then each
+//! event inside it (decompressed, without checksums). The events inside have no position of
+//! their own: the decoder takes the payload event's bounds for them (the transaction commits at
+//! the payload's end) and counts their bytes against the payload's uncompressed size. An event
+//! that cannot be inside a payload arriving while bytes are still expected, or a size that does
+//! not add up, means the payload was not expanded whole (mysql_async drops a payload it cannot
+//! decompress without an error): the stream stops instead of losing the transaction.
 //!
 //! # Why positions are exact
 //!
@@ -55,7 +68,7 @@ use siphon_core::change::{Change, ChangeKind, SourceEvent};
 use siphon_core::schema::{TableName, TableSchema};
 use siphon_core::{Error, Lsn, Row};
 
-use crate::events::{self, MARIA_GTID_EVENT, GTID_LIST_EVENT};
+use crate::events::{self, GTID_LIST_EVENT, HEARTBEAT_LOG_EVENT_V2, MARIA_GTID_EVENT};
 use crate::gtid::{GtidState, MariaGtid, MySqlGtidSet};
 use crate::position::split_file_name;
 use crate::tablemap::{decode_row, Collations, DecodedTable, Reader, RowError, TableMap};
@@ -66,6 +79,34 @@ const PG_EPOCH_UNIX_SECS: i64 = 946_684_800;
 /// µs since 2000-01-01 of a Unix timestamp in seconds.
 pub fn pg_micros(unix_secs: u32) -> i64 {
     (i64::from(unix_secs) - PG_EPOCH_UNIX_SECS) * 1_000_000
+}
+
+/// The `TRANSACTION_PAYLOAD` whose inner events are being replayed.
+#[derive(Clone, Copy, Debug)]
+struct Payload {
+    start: Option<Lsn>,
+    end: Option<Lsn>,
+    /// Bytes of inner events still expected.
+    remaining: u64,
+}
+
+/// Event types that are never inside a `TRANSACTION_PAYLOAD`.
+fn never_in_payload(t: u8) -> bool {
+    use EventType as E;
+    [
+        E::ROTATE_EVENT as u8,
+        E::FORMAT_DESCRIPTION_EVENT as u8,
+        E::GTID_EVENT as u8,
+        E::ANONYMOUS_GTID_EVENT as u8,
+        E::GTID_TAGGED_LOG_EVENT as u8,
+        E::PREVIOUS_GTIDS_EVENT as u8,
+        E::TRANSACTION_PAYLOAD_EVENT as u8,
+        E::HEARTBEAT_EVENT as u8,
+        HEARTBEAT_LOG_EVENT_V2,
+        MARIA_GTID_EVENT,
+        GTID_LIST_EVENT,
+    ]
+    .contains(&t)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,8 +158,8 @@ pub struct Decoder {
     tx: Option<Tx>,
     gtid: Option<GtidState>,
     server_end: Lsn,
-    /// End of the MySQL TRANSACTION_PAYLOAD being replayed: its inner events carry no position.
-    payload_end: Option<Lsn>,
+    /// The MySQL TRANSACTION_PAYLOAD being replayed: its inner events carry no position.
+    payload: Option<Payload>,
 }
 
 impl Decoder {
@@ -141,7 +182,7 @@ impl Decoder {
             tx: None,
             gtid,
             server_end: Lsn::ZERO,
-            payload_end: None,
+            payload: None,
         }
     }
 
@@ -167,15 +208,21 @@ impl Decoder {
     /// Handles one event, appending what it means to `out`.
     pub fn handle(&mut self, ev: &Event, out: &mut Vec<SourceEvent>) -> Result<(), Error> {
         let h = ev.header();
-        let (end, start) = self.event_bounds(ev);
         let raw = h.event_type_raw();
+        let (end, start) = match self.payload {
+            Some(p) => {
+                self.consume_payload(raw, h.event_size())?;
+                (p.end, p.start)
+            }
+            None => self.event_bounds(ev),
+        };
         match raw {
             t if t == EventType::ROTATE_EVENT as u8 => self.on_rotate(ev)?,
             t if t == EventType::FORMAT_DESCRIPTION_EVENT as u8 => self.on_fde(ev)?,
             MARIA_GTID_EVENT => {
                 let g = events::parse_maria_gtid(ev.data(), h.server_id()).map_err(malformed)?;
                 let state = if g.standalone { TxState::Standalone } else { TxState::Body };
-                self.begin(start, h.timestamp(), state, Some(TxGtid::Maria(g.gtid)), out)?;
+                self.begin(start, pg_micros(h.timestamp()), state, Some(TxGtid::Maria(g.gtid)), out)?;
             }
             GTID_LIST_EVENT => {
                 let list = events::parse_gtid_list(ev.data()).map_err(malformed)?;
@@ -185,12 +232,25 @@ impl Decoder {
             }
             t if t == EventType::GTID_EVENT as u8 || t == EventType::GTID_TAGGED_LOG_EVENT as u8 => {
                 let g = ev.read_event::<GtidEvent>().map_err(io_malformed)?;
-                let time = u32::try_from(g.immediate_commit_timestamp() / 1_000_000).unwrap_or(h.timestamp());
-                let time = if g.immediate_commit_timestamp() == 0 { h.timestamp() } else { time };
-                self.begin(start, time, TxState::AwaitBegin, Some(TxGtid::MySql(g.sid(), g.gno())), out)?;
+                // µs since the Unix epoch (MySQL 8.0.1+); 0 from older servers.
+                let time = match i64::try_from(g.immediate_commit_timestamp()) {
+                    Ok(us) if us > 0 => us - PG_EPOCH_UNIX_SECS * 1_000_000,
+                    _ => pg_micros(h.timestamp()),
+                };
+                let gtid = if g.tag().is_some() {
+                    // uuid:tag:gno cannot be kept in a MySqlGtidSet: the state becomes unknown
+                    // rather than wrong.
+                    if self.gtid.take().is_some() {
+                        tracing::warn!("tagged GTID in the binlog: the GTID state is no longer tracked");
+                    }
+                    None
+                } else {
+                    Some(TxGtid::MySql(g.sid(), g.gno()))
+                };
+                self.begin(start, time, TxState::AwaitBegin, gtid, out)?;
             }
             t if t == EventType::ANONYMOUS_GTID_EVENT as u8 => {
-                self.begin(start, h.timestamp(), TxState::AwaitBegin, None, out)?;
+                self.begin(start, pg_micros(h.timestamp()), TxState::AwaitBegin, None, out)?;
             }
             t if t == EventType::PREVIOUS_GTIDS_EVENT as u8 => {
                 let p = ev.read_event::<PreviousGtidsEvent>().map_err(io_malformed)?;
@@ -205,13 +265,46 @@ impl Decoder {
                     self.gtid = Some(GtidState::MySql(set));
                 }
             }
-            t if t == EventType::TRANSACTION_PAYLOAD_EVENT as u8 => self.payload_end = end,
+            t if t == EventType::TRANSACTION_PAYLOAD_EVENT as u8 => {
+                let header = events::parse_payload_header(ev.data()).map_err(malformed)?;
+                if header.inner_size > 0 {
+                    self.payload = Some(Payload { start, end, remaining: header.inner_size });
+                }
+            }
             t if t == EventType::QUERY_EVENT as u8 => self.on_query(ev, start, end, out)?,
             t if t == EventType::XID_EVENT as u8 => self.commit(end, out),
             t if t == EventType::TABLE_MAP_EVENT as u8 => self.on_table_map(ev)?,
-            t if t == EventType::HEARTBEAT_EVENT as u8 => self.on_heartbeat(ev, out),
+            t if t == EventType::HEARTBEAT_EVENT as u8 => {
+                let file = events::heartbeat_file(ev.data());
+                self.on_heartbeat(Some(file), u64::from(h.log_pos()), out);
+            }
+            HEARTBEAT_LOG_EVENT_V2 => {
+                let (file, pos) = events::parse_heartbeat_v2(ev.data()).map_err(malformed)?;
+                self.on_heartbeat(file, pos.unwrap_or(u64::from(h.log_pos())), out);
+            }
             t if is_rows_event(t) => self.on_rows(ev, start, out)?,
             _ => {} // ANNOTATE_ROWS, BINLOG_CHECKPOINT, STOP, INTVAR, RAND, USER_VAR, ...
+        }
+        Ok(())
+    }
+
+    /// Accounts for one event replayed from the current TRANSACTION_PAYLOAD.
+    fn consume_payload(&mut self, raw: u8, size: u32) -> Result<(), Error> {
+        let Some(p) = self.payload.as_mut() else { return Ok(()) };
+        let incomplete = |what: String| {
+            Error::fatal("binlog: a compressed transaction (TRANSACTION_PAYLOAD) was not replayed whole")
+                .with_detail(what)
+                .with_hint("the transaction's events cannot be trusted: restart the stream from the last checkpoint")
+        };
+        if never_in_payload(raw) {
+            return Err(incomplete(format!("event type {raw} arrived with {} payload bytes still expected", p.remaining)));
+        }
+        if u64::from(size) > p.remaining || (size as usize) < mysql_common::binlog::events::BinlogEventHeader::LEN {
+            return Err(incomplete(format!("an inner event of {size} bytes with {} payload bytes left", p.remaining)));
+        }
+        p.remaining -= u64::from(size);
+        if p.remaining == 0 {
+            self.payload = None;
         }
         Ok(())
     }
@@ -263,10 +356,11 @@ impl Decoder {
         Ok(())
     }
 
+    /// Opens a transaction at `start`, committed at `time` (µs since 2000-01-01).
     fn begin(
         &mut self,
         start: Option<Lsn>,
-        time: u32,
+        time: i64,
         state: TxState,
         gtid: Option<TxGtid>,
         out: &mut Vec<SourceEvent>,
@@ -278,7 +372,6 @@ impl Decoder {
         let start = start.ok_or_else(|| {
             Error::fatal("binlog: a transaction began at an unknown position").with_detail("no ROTATE named the file")
         })?;
-        let time = pg_micros(time);
         out.push(SourceEvent::Begin { final_lsn: start, commit_time_micros: time });
         self.tx = Some(Tx { time, state, gtid });
         Ok(())
@@ -286,7 +379,7 @@ impl Decoder {
 
     fn commit(&mut self, end: Option<Lsn>, out: &mut Vec<SourceEvent>) {
         let Some(tx) = self.tx.take() else { return };
-        let end = self.payload_end.take().or(end).unwrap_or(self.server_end);
+        let end = end.unwrap_or(self.server_end);
         match (tx.gtid, &mut self.gtid) {
             (Some(TxGtid::Maria(g)), Some(GtidState::MariaDb(s))) => s.apply(g),
             (Some(TxGtid::Maria(g)), none @ None) => {
@@ -307,12 +400,12 @@ impl Decoder {
         match word.as_str() {
             "BEGIN" | "START TRANSACTION" => match &mut self.tx {
                 Some(tx) => tx.state = TxState::Body,
-                None => self.begin(start, ev.header().timestamp(), TxState::Body, None, out)?,
+                None => self.begin(start, pg_micros(ev.header().timestamp()), TxState::Body, None, out)?,
             },
             "COMMIT" | "ROLLBACK" => self.commit(end, out),
             _ => {
                 if self.tx.is_none() {
-                    self.begin(start, ev.header().timestamp(), TxState::Standalone, None, out)?;
+                    self.begin(start, pg_micros(ev.header().timestamp()), TxState::Standalone, None, out)?;
                 }
                 if let Some((db, table)) = events::truncated_table(&text, &q.schema()) {
                     let name = TableName::new(db, table);
@@ -350,12 +443,12 @@ impl Decoder {
         Ok(())
     }
 
-    fn on_heartbeat(&mut self, ev: &Event, out: &mut Vec<SourceEvent>) {
-        let file = events::heartbeat_file(ev.data());
-        let seq = split_file_name(&file).map(|(_, s)| s).ok().or(self.file_seq);
-        let pos = ev.header().log_pos();
-        if let (Some(seq), true) = (seq, pos > 0) {
-            let at = Lsn((u64::from(seq) << 32) | u64::from(pos));
+    /// A heartbeat: the server has reached `pos` in `file` (v1: the header's log_pos; v2: a
+    /// 64-bit field). Positions that do not fit an `Lsn` (past 4 GiB) are not reported.
+    fn on_heartbeat(&mut self, file: Option<String>, pos: u64, out: &mut Vec<SourceEvent>) {
+        let seq = file.and_then(|f| split_file_name(&f).map(|(_, s)| s).ok()).or(self.file_seq);
+        if let (Some(seq), true) = (seq, pos > 0 && pos <= u64::from(u32::MAX)) {
+            let at = Lsn((u64::from(seq) << 32) | pos);
             self.server_end = self.server_end.max(at);
             if self.tx.is_none() {
                 out.push(SourceEvent::Idle { wal_end: at });
@@ -371,7 +464,7 @@ impl Decoder {
             return Ok(()); // not a replicated table
         };
         if self.tx.is_none() {
-            self.begin(start, ev.header().timestamp(), TxState::Body, None, out)?;
+            self.begin(start, pg_micros(ev.header().timestamp()), TxState::Body, None, out)?;
         }
         let name = &table.schema.name;
         if self.sent.get(name) != Some(&table.schema) {

@@ -1,7 +1,9 @@
 //! Events mysql_common does not decode, parsed from their raw bytes (checksum already removed):
 //! MariaDB's `ANNOTATE_ROWS` (160), `BINLOG_CHECKPOINT` (161), `GTID` (162) and `GTID_LIST`
-//! (163) (layouts from MariaDB's `sql/log_event.h`), the heartbeat's file name, and `TRUNCATE`
-//! statements in `QUERY` events. Pure and panic-free on any input (property-tested).
+//! (163) (layouts from MariaDB's `sql/log_event.h`), the heartbeat's file name, MySQL's
+//! `HEARTBEAT_LOG_EVENT_V2` (41) and the header of `TRANSACTION_PAYLOAD` (40) (layouts from
+//! MySQL's `libbinlogevents` codecs, `binary.cpp`), and `TRUNCATE` statements in `QUERY`
+//! events. Pure and panic-free on any input (property-tested).
 
 use crate::gtid::{MariaGtid, MariaGtidState};
 use crate::tablemap::{DecodeError, Reader};
@@ -10,6 +12,8 @@ pub const ANNOTATE_ROWS_EVENT: u8 = 160;
 pub const BINLOG_CHECKPOINT_EVENT: u8 = 161;
 pub const MARIA_GTID_EVENT: u8 = 162;
 pub const GTID_LIST_EVENT: u8 = 163;
+/// MySQL 8.0.26+: a heartbeat whose position is 64 bits wide.
+pub const HEARTBEAT_LOG_EVENT_V2: u8 = 41;
 
 /// A MariaDB GTID event: the start of a transaction (or of a standalone statement, e.g. DDL).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +49,80 @@ pub fn parse_gtid_list(body: &[u8]) -> Result<MariaGtidState, DecodeError> {
 /// A heartbeat's body is the name of the binlog file the server is at.
 pub fn heartbeat_file(body: &[u8]) -> String {
     String::from_utf8_lossy(body).trim_end_matches('\0').to_string()
+}
+
+/// A `HEARTBEAT_LOG_EVENT_V2` body: fields `type lenenc | length lenenc | value` until type 0
+/// (`OTW_HB_HEADER_END_MARK`): 1 is the file name (`length` bytes), 2 the position (a lenenc
+/// integer); unknown fields are skipped by their length. Returns (file, position).
+pub fn parse_heartbeat_v2(body: &[u8]) -> Result<(Option<String>, Option<u64>), DecodeError> {
+    let mut r = Reader::new(body);
+    let (mut file, mut pos) = (None, None);
+    while !r.is_empty() {
+        let field = r.lenenc("heartbeat field type")?;
+        if field == 0 {
+            break;
+        }
+        let value = r.lenenc_bytes("heartbeat field")?;
+        match field {
+            1 => file = Some(String::from_utf8_lossy(value).into_owned()),
+            2 => pos = Some(Reader::new(value).lenenc("heartbeat position")?),
+            _ => {}
+        }
+    }
+    Ok((file, pos))
+}
+
+/// `TRANSACTION_PAYLOAD` compression (`binary_log::transaction::compression::type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PayloadCompression {
+    Zstd,
+    None,
+}
+
+/// The header of a `TRANSACTION_PAYLOAD` event: fields `type lenenc | length lenenc | value
+/// lenenc` until type 0 (`OTW_PAYLOAD_HEADER_END_MARK`), then the payload. 1 is the payload size,
+/// 2 the compression type (0 ZSTD, 255 NONE), 3 the uncompressed size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PayloadHeader {
+    pub compression: PayloadCompression,
+    pub payload_size: u64,
+    /// The bytes of the events inside, once decompressed (the payload size when uncompressed).
+    pub inner_size: u64,
+}
+
+pub fn parse_payload_header(body: &[u8]) -> Result<PayloadHeader, DecodeError> {
+    let mut r = Reader::new(body);
+    let (mut size, mut compression, mut uncompressed) = (None, None, 0);
+    loop {
+        let field = r.lenenc("payload field type")?;
+        if field == 0 {
+            break;
+        }
+        let mut value = Reader::new(r.lenenc_bytes("payload field")?);
+        match field {
+            1 => size = Some(value.lenenc("payload size")?),
+            2 => {
+                compression = Some(match value.lenenc("payload compression")? {
+                    0 => PayloadCompression::Zstd,
+                    255 => PayloadCompression::None,
+                    other => return Err(DecodeError::Invalid(format!("unknown payload compression type {other}"))),
+                })
+            }
+            3 => uncompressed = value.lenenc("payload uncompressed size")?,
+            _ => {}
+        }
+    }
+    let (Some(payload_size), Some(compression)) = (size, compression) else {
+        return Err(DecodeError::Invalid("transaction payload header lacks its size or compression".into()));
+    };
+    if payload_size != r.buf.len() as u64 {
+        return Err(DecodeError::Invalid(format!(
+            "transaction payload of {payload_size} bytes in an event holding {}",
+            r.buf.len()
+        )));
+    }
+    let inner_size = if compression == PayloadCompression::None { payload_size } else { uncompressed };
+    Ok(PayloadHeader { compression, payload_size, inner_size })
 }
 
 /// The tables of `TRUNCATE [TABLE] [db.]name` (`None` for any other statement). Unqualified
@@ -142,6 +220,22 @@ mod tests {
     }
 
     #[test]
+    fn parses_heartbeat_v2_and_payload_headers() {
+        let mut b = vec![1, 13];
+        b.extend(b"binlog.000041");
+        b.extend([2, 4, 0xfd, 0x15, 0xcd, 0x5b, 9, 1, 0xaa, 0]); // position 6016277, unknown field 9
+        assert_eq!(parse_heartbeat_v2(&b).unwrap(), (Some("binlog.000041".into()), Some(0x5bcd15)));
+        assert_eq!(parse_heartbeat_v2(&[0]).unwrap(), (None, None));
+        assert!(parse_heartbeat_v2(&[1, 5, b'x']).is_err());
+        let h = parse_payload_header(&[2, 1, 0, 3, 1, 100, 1, 1, 3, 0, 7, 7, 7]).unwrap();
+        assert_eq!(h, PayloadHeader { compression: PayloadCompression::Zstd, payload_size: 3, inner_size: 100 });
+        let h = parse_payload_header(&[2, 3, 0xfc, 255, 0, 1, 1, 2, 0, 7, 7]).unwrap();
+        assert_eq!((h.compression, h.inner_size), (PayloadCompression::None, 2));
+        assert!(parse_payload_header(&[2, 1, 7, 1, 1, 0, 0]).is_err(), "unknown compression");
+        assert!(parse_payload_header(&[2, 1, 0, 1, 1, 9, 0, 1]).is_err(), "size beyond the event");
+    }
+
+    #[test]
     fn recognizes_truncate() {
         assert_eq!(truncated_table("TRUNCATE TABLE t", "db"), Some(("db".into(), "t".into())));
         assert_eq!(truncated_table("truncate `o``dd`.`x y`;", "db"), Some(("o`dd".into(), "x y".into())));
@@ -157,6 +251,8 @@ mod tests {
             let _ = parse_maria_gtid(&bytes, 1);
             let _ = parse_gtid_list(&bytes);
             let _ = heartbeat_file(&bytes);
+            let _ = parse_heartbeat_v2(&bytes);
+            let _ = parse_payload_header(&bytes);
             let _ = truncated_table(&s, "db");
             let _ = truncated_table(&format!("TRUNCATE {s}"), "db");
         }

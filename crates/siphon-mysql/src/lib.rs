@@ -11,6 +11,8 @@
 //! * [`BinlogStream`]`::start(&connector, from, &tables)` / `start_at(.., StartAt::MariaGtid(..))`,
 //!   `next().await`, `server_end()`, `confirm(lsn)` (no-op), `gtid_state()`, `shutdown().await`.
 //! * [`snapshot`]: `estimate_rows`, `plan_chunks`, `begin`, `copy_chunk`, `end`.
+//! * [`doctor`]`::check(conn, tables)`: every server setting, grant and table property the
+//!   pipeline needs, as `siphon_core::doctor::Finding`s.
 //!
 //! Pure, fuzzed decoders: [`tablemap`], [`events`], [`decoder`]; type map and value text:
 //! [`types`], [`text`]; GTIDs: [`gtid`].
@@ -18,6 +20,7 @@
 pub mod catalog;
 pub mod connect;
 pub mod decoder;
+pub mod doctor;
 pub mod events;
 pub mod gtid;
 pub mod position;

@@ -470,6 +470,13 @@ pub fn decode_row(r: &mut Reader<'_>, t: &DecodedTable, present: &[bool]) -> std
                 let dec = col.meta.first().copied().unwrap_or(0).min(6);
                 Some(time2_value(r.take(3 + usize::from(dec).div_ceil(2), "TIME value")?, dec))
             }
+            // An empty JSON value (INSERT IGNORE / non-strict mode stored NULL into a NOT NULL
+            // column) is the JSON null literal (MySQL `json_binary::parse_binary`); mysql_common
+            // refuses it.
+            T_JSON if r.buf.len() >= 4 && r.buf[..4] == [0, 0, 0, 0] => {
+                r.take(4, "JSON length")?;
+                Some(mysql_common::value::Value::Bytes(b"null".to_vec()))
+            }
             T_INT24 => {
                 let b = r.take(3, "MEDIUMINT value")?;
                 let u = i64::from(b[0]) | (i64::from(b[1]) << 8) | (i64::from(b[2]) << 16);

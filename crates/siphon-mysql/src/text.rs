@@ -337,7 +337,11 @@ fn latin1_char(c: u8) -> char {
 }
 
 /// MySQL's text form of a binary JSON value (`{"a": 1, "b": [true, null]}`, keys in stored
-/// order), as `JSON` columns print in MySQL 8.
+/// order), as `JSON` columns print in MySQL 8 (`Json_wrapper::to_string`, sql-common/json_dom.cc):
+/// doubles as `my_gcvt` prints them with `.0` added to integral ones (`1.0`, `1e15`); opaque
+/// DECIMAL as the number, DATE/TIME/DATETIME/TIMESTAMP as quoted strings with 6 fractional
+/// digits, VAR_STRING as a string, any other opaque value as `"base64:typeNN:<base64>"`.
+/// Strings must be valid UTF-8 (utf8mb4): anything else is an error, never replaced.
 pub fn json_text(v: jsonb::Value<'_>) -> Result<String, ValueError> {
     let mut out = String::new();
     write_json(&mut out, v, 0)?;
@@ -360,21 +364,28 @@ fn write_json(out: &mut String, v: jsonb::Value<'_>, depth: usize) -> Result<(),
         J::I64(x) => out.push_str(&x.to_string()),
         J::U64(x) => out.push_str(&x.to_string()),
         J::F64(x) => out.push_str(&json_double(x)),
-        J::String(s) => write_json_string(out, &String::from_utf8_lossy(s.str_raw())),
+        J::String(s) => write_json_string(out, json_str(s.str_raw())?),
         J::SmallArray(a) => write_array(out, a.iter().map(|e| e.map_err(err)), depth)?,
         J::LargeArray(a) => write_array(out, a.iter().map(|e| e.map_err(err)), depth)?,
         J::SmallObject(o) => write_object(out, o.iter().map(|e| e.map_err(err)), depth)?,
         J::LargeObject(o) => write_object(out, o.iter().map(|e| e.map_err(err)), depth)?,
-        opaque @ J::Opaque(_) => match opaque.parse().map_err(err)? {
-            jsonb::JsonDom::Scalar(jsonb::JsonScalar::Number(jsonb::JsonNumber::Decimal(d))) => {
-                out.push_str(&d.to_string())
+        J::Opaque(o) if o.value_type() == mysql_common::constants::ColumnType::MYSQL_TYPE_VAR_STRING => {
+            write_json_string(out, json_str(o.data_raw())?)
+        }
+        opaque @ J::Opaque(_) => {
+            let field_type = opaque.field_type().map_or(0, |t| t as u8);
+            let data = match &opaque {
+                J::Opaque(o) => o.data_raw().to_vec(),
+                _ => Vec::new(),
+            };
+            match opaque.parse().map_err(err)? {
+                jsonb::JsonDom::Scalar(jsonb::JsonScalar::Number(jsonb::JsonNumber::Decimal(d))) => {
+                    out.push_str(&d.to_string())
+                }
+                jsonb::JsonDom::Scalar(jsonb::JsonScalar::DateTime(t)) => write_json_string(out, &format!("{t:.6}")),
+                _ => write_json_string(out, &format!("base64:type{field_type}:{}", mysql_base64(&data))),
             }
-            jsonb::JsonDom::Scalar(jsonb::JsonScalar::DateTime(t)) => write_json_string(out, &format!("{t:.6}")),
-            other => {
-                let s = serde_json::Value::from(other);
-                write_json_string(out, s.as_str().unwrap_or_default())
-            }
-        },
+        }
     }
     Ok(())
 }
@@ -406,12 +417,35 @@ fn write_object<'a>(
         if i > 0 {
             out.push_str(", ");
         }
-        write_json_string(out, &String::from_utf8_lossy(k.value_raw()));
+        write_json_string(out, json_str(k.value_raw())?);
         out.push_str(": ");
         write_json(out, v, depth + 1)?;
     }
     out.push('}');
     Ok(())
+}
+
+fn json_str(b: &[u8]) -> Result<&str, ValueError> {
+    std::str::from_utf8(b).map_err(|_| ValueError::Json("a string that is not valid UTF-8".into()))
+}
+
+/// MySQL's `base64_encode` (mysys/base64.cc): standard alphabet and padding, and a newline
+/// before every further 76 characters.
+fn mysql_base64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len() * 4 / 3 + 4);
+    for (i, chunk) in data.chunks(3).enumerate() {
+        if i > 0 && i % 19 == 0 {
+            out.push('\n');
+        }
+        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
+        let c = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        out.push(T[(c >> 18) as usize & 63] as char);
+        out.push(T[(c >> 12) as usize & 63] as char);
+        out.push(if chunk.len() > 1 { T[(c >> 6) as usize & 63] as char } else { '=' });
+        out.push(if chunk.len() > 2 { T[c as usize & 63] as char } else { '=' });
+    }
+    out
 }
 
 fn write_json_string(out: &mut String, s: &str) {
@@ -432,16 +466,40 @@ fn write_json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// MySQL prints JSON doubles in their shortest form, with an exponent from 1e15 up (`1e15`,
-/// `3.14`, `1e-7`); an integral double keeps no fraction.
+/// A JSON double as MySQL prints it: `my_gcvt(x, MY_GCVT_ARG_DOUBLE, MY_GCVT_MAX_FIELD_WIDTH)`
+/// (strings/dtoa.cc), then `.0` when that has neither `.` nor `e` (json_dom.cc). `my_gcvt`
+/// takes the shortest digits that read back as `x` and uses the fixed format when the decimal
+/// point position `decpt` (`x = 0.d1d2.. * 10^decpt`) is in -14..=15 (or the digits reach past
+/// the point), else `d.ddde[-]N`: `0.1`, `1.0`, `100000000000000.0`, `1e15`, `0.000000000000001`,
+/// `1e-15`... (width 34, never reached by a double's at most 17 digits).
 fn json_double(x: f64) -> String {
-    let sci = format!("{x:e}");
-    let (m, e) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let e: i32 = e.parse().unwrap_or(0);
-    if (-5..15).contains(&e) {
-        format!("{x}")
+    if !x.is_finite() {
+        return "0.0".to_string(); // cannot be stored in a JSON document
+    }
+    let sci = format!("{:e}", x.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let digits = if digits.trim_matches('0').is_empty() { "0".to_string() } else { digits };
+    let decpt = exp.parse::<i32>().unwrap_or(0) + 1;
+    let len = digits.len() as i32;
+    let sign = if x.is_sign_negative() { "-" } else { "" };
+    let fixed = (-14..=15).contains(&decpt) || (decpt > 15 && len > decpt);
+    let text = if fixed {
+        if decpt <= 0 {
+            format!("0.{}{digits}", "0".repeat((-decpt) as usize))
+        } else if decpt < len {
+            format!("{}.{}", &digits[..decpt as usize], &digits[decpt as usize..])
+        } else {
+            format!("{digits}{}", "0".repeat((decpt - len) as usize))
+        }
     } else {
-        format!("{m}e{e}")
+        let rest = if len > 1 { format!(".{}", &digits[1..]) } else { String::new() };
+        format!("{}{rest}e{}", &digits[..1], decpt - 1)
+    };
+    if text.contains(['.', 'e']) {
+        format!("{sign}{text}")
+    } else {
+        format!("{sign}{text}.0")
     }
 }
 
@@ -496,6 +554,41 @@ mod tests {
         assert_eq!(datetime_text(0, 1, 1, 0, 0, 0, 0, "").unwrap(), "0001-01-01 00:00:00 BC");
         assert_eq!(timestamp_from_epoch(b"1700000000.000123"), Some(Value::Date(2023, 11, 14, 22, 13, 20, 123)));
         assert_eq!(timestamp_from_epoch(b"2147483647"), Some(Value::Date(2038, 1, 19, 3, 14, 7, 0)));
+    }
+
+    #[test]
+    fn json_doubles_print_like_mysql() {
+        // my_gcvt + ".0" (json_dom.cc wrapper_to_string), worked through by hand.
+        for (v, s) in [
+            (1.0, "1.0"),
+            (-2.0, "-2.0"),
+            (0.0, "0.0"),
+            (-0.0, "-0.0"),
+            (0.1, "0.1"),
+            (123.456, "123.456"),
+            (1e14, "100000000000000.0"),
+            (1e15, "1e15"),
+            (1.5e15, "1.5e15"),
+            (1234567890123456.7, "1234567890123456.8"),
+            (1e-5, "0.00001"),
+            (1e-15, "0.000000000000001"),
+            (1e-16, "1e-16"),
+            (-1.25e-20, "-1.25e-20"),
+            (1.7976931348623157e308, "1.7976931348623157e308"),
+            (5e-324, "5e-324"),
+        ] {
+            assert_eq!(json_double(v), s, "{v:e}");
+        }
+    }
+
+    #[test]
+    fn base64_breaks_lines_like_mysql() {
+        assert_eq!(mysql_base64(b""), "");
+        assert_eq!(mysql_base64(b"a"), "YQ==");
+        assert_eq!(mysql_base64(b"ab"), "YWI=");
+        assert_eq!(mysql_base64(b"abc"), "YWJj");
+        let long = mysql_base64(&[0u8; 60]);
+        assert_eq!(long, format!("{}\n{}", "A".repeat(76), "A".repeat(4)));
     }
 
     #[test]
