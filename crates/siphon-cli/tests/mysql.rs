@@ -1,13 +1,13 @@
 //! MariaDB -> DuckDB end to end, against a real MariaDB server per test: snapshot and streaming
 //! under a sysbench OLTP write load, kill -9 and resume, binlogs purged past the checkpoint (a
-//! gap, repaired), schema changes mid-stream.
+//! gap, repaired), schema changes mid-stream, and the doctor.
 
 mod common;
 
 use std::process::Command;
 
 use common::{assert_same_rows, siphon_cli, Pipeline, Siphon};
-use siphon_testkit::mariadb::MariaDbServer;
+use siphon_testkit::mariadb::{MariaDbOptions, MariaDbServer};
 
 /// A MariaDB server with database `db` and a `sync` table siphon does not replicate (writing it
 /// makes a transaction the stream reports, to wait for).
@@ -119,7 +119,12 @@ fn a_sysbench_write_load_during_snapshot_and_stream_is_replicated_exactly() {
         assert!(out.status.success(), "sysbench {cmd}: {}", String::from_utf8_lossy(&out.stderr));
     };
     sysbench("prepare", &[]);
-    let p = pipeline(&s, db, &["sbtest.sbtest1", "sbtest.sbtest2"], "[flush]\ninterval_ms = 100\n[snapshot]\nchunk_rows = 3000");
+    let p = pipeline(
+        &s,
+        db,
+        &["sbtest.sbtest1", "sbtest.sbtest2"],
+        "[flush]\ninterval_ms = 100\n[snapshot]\nchunk_rows = 3000",
+    );
     let mut siphon = p.start();
     // The load runs across the snapshot and well into streaming.
     sysbench("run", &["--time=8", "--report-interval=0"]);
@@ -174,10 +179,20 @@ fn purged_binlogs_are_a_gap_that_is_backfilled() {
     wait_synced(&mut siphon, &s, db);
     assert!(siphon.stop().success());
     // While siphon is stopped: changes, then the binlog holding them is purged.
-    s.sql(db, "UPDATE orders SET customer = 'lost' WHERE id <= 50; DELETE FROM orders WHERE id > 290; FLUSH BINARY LOGS;");
-    let current = s.sql(db, "SHOW MASTER STATUS");
-    let file = current.split('\t').next().unwrap().to_string();
-    s.sql(db, &format!("PURGE BINARY LOGS TO '{file}'"));
+    let first = |s: &MariaDbServer| {
+        s.sql(db, "SHOW BINARY LOGS").lines().next().unwrap().split('\t').next().unwrap().to_string()
+    };
+    let checkpointed = first(&s);
+    s.sql(db, "UPDATE orders SET customer = 'lost' WHERE id <= 50; DELETE FROM orders WHERE id > 290;");
+    // MariaDB purges a file only once its transactions are checkpointed by the storage engine:
+    // rotate and purge until the file siphon's checkpoint is in is gone.
+    siphon_testkit::wait_for("the checkpoint's binlog file to be purged", common::TIMEOUT, || {
+        s.sql(db, "FLUSH BINARY LOGS");
+        let current = s.sql(db, "SHOW MASTER STATUS");
+        let file = current.split('\t').next().unwrap().to_string();
+        s.sql(db, &format!("PURGE BINARY LOGS TO '{file}'"));
+        (first(&s) != checkpointed).then_some(())
+    });
     let mut siphon = p.start();
     let gap = common::wait_event(&mut siphon, &p, "gap.detected", 1);
     assert!(gap["reason"].as_str().unwrap().contains("no longer on the server"), "{gap}");
@@ -224,4 +239,29 @@ fn postgresql_only_commands_say_so() {
         let (ok, out) = siphon_cli(&p, cmd);
         assert!(!ok && out.contains("MySQL"), "{cmd:?}: {out}");
     }
+}
+
+#[test]
+fn doctor_reports_every_finding_of_a_misconfigured_server() {
+    let db = "doc";
+    let bad = MariaDbServer::start_with(MariaDbOptions {
+        extra_args: vec![
+            "--binlog-format=STATEMENT".into(),
+            "--binlog-row-image=MINIMAL".into(),
+            "--binlog-row-metadata=MINIMAL".into(),
+        ],
+    });
+    bad.create_database(db);
+    bad.sql(db, "CREATE TABLE t (id int PRIMARY KEY)");
+    let p = pipeline(&bad, db, &["doc.t"], "");
+    let (ok, out) = siphon_cli(&p, &["doctor"]);
+    assert!(!ok, "{out}");
+    for setting in ["binlog_format", "binlog_row_image", "binlog_row_metadata"] {
+        assert!(out.contains(setting), "{setting} missing from:\n{out}");
+    }
+    let good = server(db);
+    good.sql(db, "CREATE TABLE t (id int PRIMARY KEY)");
+    let p = pipeline(&good, db, &["doc.t"], "");
+    let (ok, out) = siphon_cli(&p, &["doctor"]);
+    assert!(ok, "{out}");
 }

@@ -22,16 +22,21 @@ pub enum Flavor {
 }
 
 pub async fn flavor(conn: &mut Conn) -> Result<Flavor, Error> {
-    let v: Option<String> = conn.query_first("SELECT VERSION()").await.map_err(|e| classify(e, "could not read the server version"))?;
+    let v: Option<String> =
+        conn.query_first("SELECT VERSION()").await.map_err(|e| classify(e, "could not read the server version"))?;
     Ok(if v.unwrap_or_default().to_ascii_lowercase().contains("mariadb") { Flavor::MariaDb } else { Flavor::MySql })
 }
 
 async fn current_database(conn: &mut Conn) -> Result<String, Error> {
     let db: Option<Option<String>> =
         conn.query_first("SELECT DATABASE()").await.map_err(|e| classify(e, "could not read the current database"))?;
-    db.flatten().ok_or_else(|| Error::fatal("the session has no current database").with_hint("name the database in source.url"))
+    db.flatten()
+        .ok_or_else(|| Error::fatal("the session has no current database").with_hint("name the database in source.url"))
 }
 
+/// Primary keys are read from `information_schema.STATISTICS` (index `PRIMARY`): MariaDB shows
+/// `TABLE_CONSTRAINTS` only to users with more than SELECT on the table.
+///
 /// The tables to replicate: `configured` (each must exist and have a primary key), or every base
 /// table of the session's database (the URL's). `TableName.schema` is the MySQL database.
 pub async fn list_tables(conn: &mut Conn, configured: Option<&[TableName]>) -> Result<Vec<TableName>, Error> {
@@ -40,9 +45,9 @@ pub async fn list_tables(conn: &mut Conn, configured: Option<&[TableName]>) -> R
     let rows: Vec<(String, String, u64)> = conn
         .exec(
             "SELECT t.TABLE_SCHEMA, t.TABLE_NAME,
-                    (SELECT COUNT(*) FROM information_schema.TABLE_CONSTRAINTS c
-                      WHERE c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME
-                        AND c.CONSTRAINT_TYPE = 'PRIMARY KEY')
+                    (SELECT COUNT(*) FROM information_schema.STATISTICS k
+                      WHERE k.TABLE_SCHEMA = t.TABLE_SCHEMA AND k.TABLE_NAME = t.TABLE_NAME
+                        AND k.INDEX_NAME = 'PRIMARY')
              FROM information_schema.TABLES t
              WHERE t.TABLE_TYPE = 'BASE TABLE' AND (t.TABLE_SCHEMA = ? OR ?)
              ORDER BY t.TABLE_SCHEMA, t.TABLE_NAME",
@@ -68,7 +73,9 @@ pub async fn list_tables(conn: &mut Conn, configured: Option<&[TableName]>) -> R
     if !no_key.is_empty() {
         return Err(Error::fatal(format!("tables without a primary key: {}", no_key.join(", ")))
             .with_detail("siphon identifies rows by their primary key")
-            .with_hint("add a primary key (ALTER TABLE ... ADD PRIMARY KEY (...)), or leave these tables out of source.tables"));
+            .with_hint(
+                "add a primary key (ALTER TABLE ... ADD PRIMARY KEY (...)), or leave these tables out of source.tables",
+            ));
     }
     Ok(wanted)
 }
@@ -81,9 +88,9 @@ pub async fn keyed_tables(conn: &mut Conn) -> Result<Vec<TableName>, Error> {
         .exec(
             "SELECT t.TABLE_NAME FROM information_schema.TABLES t
              WHERE t.TABLE_TYPE = 'BASE TABLE' AND t.TABLE_SCHEMA = ?
-               AND EXISTS (SELECT 1 FROM information_schema.TABLE_CONSTRAINTS c
-                           WHERE c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME
-                             AND c.CONSTRAINT_TYPE = 'PRIMARY KEY')
+               AND EXISTS (SELECT 1 FROM information_schema.STATISTICS k
+                           WHERE k.TABLE_SCHEMA = t.TABLE_SCHEMA AND k.TABLE_NAME = t.TABLE_NAME
+                             AND k.INDEX_NAME = 'PRIMARY')
              ORDER BY t.TABLE_NAME",
             (&db,),
         )
@@ -112,7 +119,8 @@ pub async fn table_schema(conn: &mut Conn, table: &TableName) -> Result<Arc<Tabl
 
 /// [`table_schema`] with each column's [`ColumnKind`] (what the snapshot needs to print values).
 pub async fn table_kinds(conn: &mut Conn, table: &TableName) -> Result<(Arc<TableSchema>, Vec<ColumnKind>), Error> {
-    type ColRow = (String, String, String, Option<u64>, Option<u64>, Option<u64>, Option<u64>, Option<String>, String, String);
+    type ColRow =
+        (String, String, String, Option<u64>, Option<u64>, Option<u64>, Option<u64>, Option<String>, String, String);
     let rows: Vec<ColRow> = conn
         .exec(
             "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION,
@@ -140,7 +148,12 @@ pub async fn table_kinds(conn: &mut Conn, table: &TableName) -> Result<(Arc<Tabl
         };
         let kind = ColumnKind::from_catalog(&cat)
             .map_err(|e| Error::table(format!("cannot replicate column {name} of {table}")).with_detail(e))?;
-        columns.push(Column { name, source_type: kind.source_type(), is_key: key == "PRI", nullable: nullable == "YES" });
+        columns.push(Column {
+            name,
+            source_type: kind.source_type(),
+            is_key: key == "PRI",
+            nullable: nullable == "YES",
+        });
         kinds.push(kind);
     }
     Ok((Arc::new(TableSchema { name: table.clone(), columns }), kinds))
@@ -187,9 +200,14 @@ pub async fn current_position(conn: &mut Conn) -> Result<Lsn, Error> {
 
 /// The binlog files the server still has, with their sizes (`SHOW BINARY LOGS`).
 pub async fn binary_logs(conn: &mut Conn) -> Result<Vec<(String, u64)>, Error> {
-    let rows: Vec<mysql_async::Row> =
-        conn.query("SHOW BINARY LOGS").await.map_err(|e| classify(e, "could not list the binlog files (SHOW BINARY LOGS)"))?;
-    Ok(rows.into_iter().map(|r| (r.get::<String, _>(0).unwrap_or_default(), r.get::<u64, _>(1).unwrap_or_default())).collect())
+    let rows: Vec<mysql_async::Row> = conn
+        .query("SHOW BINARY LOGS")
+        .await
+        .map_err(|e| classify(e, "could not list the binlog files (SHOW BINARY LOGS)"))?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.get::<String, _>(0).unwrap_or_default(), r.get::<u64, _>(1).unwrap_or_default()))
+        .collect())
 }
 
 /// `Ok(())` when the server still holds every event from `lsn` on; `Err(reason)` when the file

@@ -189,12 +189,12 @@ pub fn classify(e: mysql_async::Error, what: &str) -> Error {
         E::Server(s) if TRANSIENT_CODES.contains(&s.code) => {
             Error::transient(what.to_string()).with_detail(format!("server error {}: {}", s.code, s.message))
         }
-        E::Server(s) if PERMISSION_CODES.contains(&s.code) => Error::fatal(what.to_string())
-            .with_detail(format!("server error {}: {}", s.code, s.message))
-            .with_hint(
+        E::Server(s) if PERMISSION_CODES.contains(&s.code) => {
+            Error::fatal(what.to_string()).with_detail(format!("server error {}: {}", s.code, s.message)).with_hint(
                 "check the user and password in source.url, and the grants: SELECT on the tables, \
                  REPLICATION SLAVE, REPLICATION CLIENT (MariaDB: also BINLOG MONITOR), RELOAD; see docs/mysql.md",
-            ),
+            )
+        }
         E::Server(s) => Error::fatal(what.to_string()).with_detail(format!("server error {}: {}", s.code, s.message)),
         E::Driver(d) => {
             let detail = match d {

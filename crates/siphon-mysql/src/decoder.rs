@@ -63,7 +63,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use mysql_common::binlog::consts::EventType;
-use mysql_common::binlog::events::{Event, EventData, GtidEvent, PreviousGtidsEvent, QueryEvent, RotateEvent, RowsEventData};
+use mysql_common::binlog::events::{
+    Event, EventData, GtidEvent, PreviousGtidsEvent, QueryEvent, RotateEvent, RowsEventData,
+};
 use siphon_core::change::{Change, ChangeKind, SourceEvent};
 use siphon_core::schema::{TableName, TableSchema};
 use siphon_core::{Error, Lsn, Row};
@@ -297,7 +299,10 @@ impl Decoder {
                 .with_hint("the transaction's events cannot be trusted: restart the stream from the last checkpoint")
         };
         if never_in_payload(raw) {
-            return Err(incomplete(format!("event type {raw} arrived with {} payload bytes still expected", p.remaining)));
+            return Err(incomplete(format!(
+                "event type {raw} arrived with {} payload bytes still expected",
+                p.remaining
+            )));
         }
         if u64::from(size) > p.remaining || (size as usize) < mysql_common::binlog::events::BinlogEventHeader::LEN {
             return Err(incomplete(format!("an inner event of {size} bytes with {} payload bytes left", p.remaining)));
@@ -393,7 +398,13 @@ impl Decoder {
         out.push(SourceEvent::Commit { end_lsn: end, commit_time_micros: tx.time });
     }
 
-    fn on_query(&mut self, ev: &Event, start: Option<Lsn>, end: Option<Lsn>, out: &mut Vec<SourceEvent>) -> Result<(), Error> {
+    fn on_query(
+        &mut self,
+        ev: &Event,
+        start: Option<Lsn>,
+        end: Option<Lsn>,
+        out: &mut Vec<SourceEvent>,
+    ) -> Result<(), Error> {
         let q = ev.read_event::<QueryEvent>().map_err(io_malformed)?;
         let text = q.query();
         let word = text.trim().trim_end_matches(';').trim().to_ascii_uppercase();
@@ -471,12 +482,12 @@ impl Decoder {
             out.push(SourceEvent::Schema(table.schema.clone()));
             self.sent.insert(name.clone(), table.schema.clone());
         }
-        let before: Vec<bool> =
-            rows.columns_before_image().map(|b| b.iter().by_vals().collect()).unwrap_or_default();
+        let before: Vec<bool> = rows.columns_before_image().map(|b| b.iter().by_vals().collect()).unwrap_or_default();
         let after: Vec<bool> = rows.columns_after_image().map(|b| b.iter().by_vals().collect()).unwrap_or_default();
         let row_err = |e: RowError| match e {
             RowError::Value { column, error } => {
-                Error::table(format!("cannot decode a value of column {column} of {name}")).with_detail(error.to_string())
+                Error::table(format!("cannot decode a value of column {column} of {name}"))
+                    .with_detail(error.to_string())
             }
             RowError::Decode(d) => Error::fatal(format!("malformed row event for {name}")).with_detail(d.to_string()),
         };

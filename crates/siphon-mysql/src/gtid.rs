@@ -241,18 +241,21 @@ mod tests {
 
     #[test]
     fn mysql_set_merges_and_prints_like_the_server() {
-        let s: MySqlGtidSet = "3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5:7,3e11fa47-71ca-11e1-9e33-c80aa9429562:6".parse().unwrap();
+        let s: MySqlGtidSet =
+            "3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5:7,3e11fa47-71ca-11e1-9e33-c80aa9429562:6".parse().unwrap();
         assert_eq!(s.to_string(), "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-7");
         let mut s = s;
         let u = parse_uuid("00000000-0000-0000-0000-000000000001").unwrap();
         s.add(u, 3);
         s.add(u, 5);
-        assert_eq!(
-            s.to_string(),
-            "00000000-0000-0000-0000-000000000001:3:5,3e11fa47-71ca-11e1-9e33-c80aa9429562:1-7"
-        );
+        assert_eq!(s.to_string(), "00000000-0000-0000-0000-000000000001:3:5,3e11fa47-71ca-11e1-9e33-c80aa9429562:1-7");
         assert!(s.contains(u, 5) && !s.contains(u, 4));
-        for bad in ["x:1", "3e11fa47-71ca-11e1-9e33-c80aa9429562", "3e11fa47-71ca-11e1-9e33-c80aa9429562:0", "3e11fa47-71ca-11e1-9e33-c80aa9429562:5-3"] {
+        for bad in [
+            "x:1",
+            "3e11fa47-71ca-11e1-9e33-c80aa9429562",
+            "3e11fa47-71ca-11e1-9e33-c80aa9429562:0",
+            "3e11fa47-71ca-11e1-9e33-c80aa9429562:5-3",
+        ] {
             assert!(bad.parse::<MySqlGtidSet>().is_err(), "{bad}");
         }
     }

@@ -74,8 +74,10 @@ pub async fn estimate_rows(conn: &mut Conn, schema: &TableSchema) -> Result<u64,
     match est.flatten() {
         Some(n) if n > 0 => Ok(n),
         _ => {
-            let n: Option<u64> =
-                conn.query_first(format!("SELECT COUNT(*) FROM {}", quoted(schema))).await.map_err(|e| classify(e, &what))?;
+            let n: Option<u64> = conn
+                .query_first(format!("SELECT COUNT(*) FROM {}", quoted(schema)))
+                .await
+                .map_err(|e| classify(e, &what))?;
             Ok(n.unwrap_or(0))
         }
     }
@@ -111,9 +113,10 @@ async fn key_columns(conn: &mut Conn, schema: &TableSchema) -> Result<Vec<KeyCol
         .map_err(|e| classify(e, &format!("could not read the key columns of {}", schema.name)))?;
     let mut out = Vec::new();
     for c in schema.columns.iter().filter(|c| c.is_key) {
-        let (_, data_type, charset) = rows.iter().find(|r| r.0 == c.name).ok_or_else(|| {
-            Error::table(format!("key column {} of {} is gone", c.name, schema.name))
-        })?;
+        let (_, data_type, charset) = rows
+            .iter()
+            .find(|r| r.0 == c.name)
+            .ok_or_else(|| Error::table(format!("key column {} of {} is gone", c.name, schema.name)))?;
         let class = match data_type.to_ascii_lowercase().as_str() {
             "enum" | "set" | "bit" => KeyClass::Number { plus_zero: true },
             "date" | "datetime" | "timestamp" | "time" => KeyClass::Temporal,
@@ -146,7 +149,9 @@ fn key_literal(k: &KeyColumn, v: &str) -> Result<String, Error> {
         KeyClass::Number { .. } => !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b)),
         KeyClass::Temporal => !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit() || b" :.-".contains(&b)),
         KeyClass::Text { charset } => {
-            v.len() % 2 == 0 && v.bytes().all(|b| b.is_ascii_hexdigit()) && charset.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            v.len() % 2 == 0
+                && v.bytes().all(|b| b.is_ascii_hexdigit())
+                && charset.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
         }
         KeyClass::Binary => v.len() % 2 == 0 && v.bytes().all(|b| b.is_ascii_hexdigit()),
     };
@@ -183,7 +188,12 @@ fn range_condition(keys: &[KeyColumn], range: &KeyRange) -> Result<String, Error
 
 /// Splits the table into key ranges of about `chunk_rows` rows (`estimated_rows` from
 /// [`estimate_rows`]), from every n-th key in key order (an index-only scan).
-pub async fn plan_chunks(conn: &mut Conn, schema: &TableSchema, estimated_rows: u64, chunk_rows: u64) -> Result<Vec<KeyRange>, Error> {
+pub async fn plan_chunks(
+    conn: &mut Conn,
+    schema: &TableSchema,
+    estimated_rows: u64,
+    chunk_rows: u64,
+) -> Result<Vec<KeyRange>, Error> {
     let wanted = estimated_rows.div_ceil(chunk_rows.max(1));
     if wanted <= 1 {
         return Ok(vec![KeyRange::default()]);
@@ -191,14 +201,16 @@ pub async fn plan_chunks(conn: &mut Conn, schema: &TableSchema, estimated_rows: 
     let keys = key_columns(conn, schema).await?;
     let step = (estimated_rows / (wanted * SAMPLES_PER_CHUNK)).max(1);
     let order = keys.iter().map(|k| ident(&k.name)).collect::<Vec<_>>().join(", ");
-    let texts = keys.iter().enumerate().map(|(i, k)| format!("{} AS k{i}", key_text_expr(k))).collect::<Vec<_>>().join(", ");
+    let texts =
+        keys.iter().enumerate().map(|(i, k)| format!("{} AS k{i}", key_text_expr(k))).collect::<Vec<_>>().join(", ");
     let outer = (0..keys.len()).map(|i| format!("k{i}")).collect::<Vec<_>>().join(", ");
     let sql = format!(
         "SELECT {outer} FROM (SELECT {texts}, ROW_NUMBER() OVER (ORDER BY {order}) AS rn FROM {}) s
          WHERE rn % {step} = 0 ORDER BY rn",
         quoted(schema)
     );
-    let rows: Vec<Row> = conn.query(sql).await.map_err(|e| classify(e, &format!("could not sample the keys of {}", schema.name)))?;
+    let rows: Vec<Row> =
+        conn.query(sql).await.map_err(|e| classify(e, &format!("could not sample the keys of {}", schema.name)))?;
     let sample: Vec<Vec<String>> = rows
         .into_iter()
         .map(|r| (0..keys.len()).map(|i| r.get::<Option<String>, _>(i).flatten().unwrap_or_default()).collect())
@@ -215,22 +227,27 @@ pub async fn begin(conn: &mut Conn) -> Result<Lsn, Error> {
     conn.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ").await.map_err(|e| classify(e, what))?;
     let (file, pos) = match flavor {
         Flavor::MariaDb => {
-            conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY").await.map_err(|e| classify(e, what))?;
+            conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+                .await
+                .map_err(|e| classify(e, what))?;
             let rows: Vec<(String, String)> =
                 conn.query("SHOW STATUS LIKE 'binlog_snapshot_%'").await.map_err(|e| classify(e, what))?;
             let get = |name: &str| rows.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
             let file = get("Binlog_snapshot_file").filter(|f| !f.is_empty()).ok_or_else(|| {
-                Error::fatal("the server reports no binlog snapshot position").with_hint("enable the binary log (log_bin)")
+                Error::fatal("the server reports no binlog snapshot position")
+                    .with_hint("enable the binary log (log_bin)")
             })?;
             let pos: u64 = get("Binlog_snapshot_position").and_then(|p| p.parse().ok()).unwrap_or(0);
             (file, pos)
         }
         Flavor::MySql => {
-            conn.query_drop("FLUSH TABLES WITH READ LOCK").await.map_err(|e| {
-                classify(e, "could not take FLUSH TABLES WITH READ LOCK for the snapshot position")
-            })?;
+            conn.query_drop("FLUSH TABLES WITH READ LOCK")
+                .await
+                .map_err(|e| classify(e, "could not take FLUSH TABLES WITH READ LOCK for the snapshot position"))?;
             let started = async {
-                conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY").await.map_err(|e| classify(e, what))?;
+                conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+                    .await
+                    .map_err(|e| classify(e, what))?;
                 catalog::master_status(conn).await
             }
             .await;
@@ -261,19 +278,22 @@ pub async fn copy_chunk(
     let keys = key_columns(conn, schema).await?;
     let cols = schema.columns.iter().map(|c| ident(&c.name)).collect::<Vec<_>>().join(", ");
     let order = keys.iter().map(|k| ident(&k.name)).collect::<Vec<_>>().join(", ");
-    let sql = format!("SELECT {cols} FROM {} WHERE {} ORDER BY {order}", quoted(schema), range_condition(&keys, range)?);
+    let sql =
+        format!("SELECT {cols} FROM {} WHERE {} ORDER BY {order}", quoted(schema), range_condition(&keys, range)?);
     let mut result = conn.exec_iter(sql, ()).await.map_err(|e| classify(e, &what))?;
     let mut total = 0u64;
     let mut piece = Vec::with_capacity(piece_rows.min(10_000));
     {
-        let mut rows = result.stream::<Row>().await.map_err(|e| classify(e, &what))?.ok_or_else(|| Error::fatal(what.clone()))?;
+        let mut rows =
+            result.stream::<Row>().await.map_err(|e| classify(e, &what))?.ok_or_else(|| Error::fatal(what.clone()))?;
         while let Some(row) = rows.next().await {
             let row = row.map_err(|e| classify(e, &what))?;
             let values = row.unwrap();
             let mut out = Vec::with_capacity(values.len());
             for ((v, kind), col) in values.iter().zip(&kinds).zip(&schema.columns) {
                 let text = pg_text(kind, v).map_err(|e| {
-                    Error::table(format!("cannot copy a value of column {} of {}", col.name, schema.name)).with_detail(e.to_string())
+                    Error::table(format!("cannot copy a value of column {} of {}", col.name, schema.name))
+                        .with_detail(e.to_string())
                 })?;
                 out.push(Datum::from(text));
             }

@@ -65,7 +65,11 @@ impl BinlogStream {
     }
 
     /// Streams from `start` (a position, or a MariaDB GTID state).
-    pub async fn start_at(connector: &MySqlConnector, start: StartAt, tables: &[Arc<TableSchema>]) -> Result<Self, Error> {
+    pub async fn start_at(
+        connector: &MySqlConnector,
+        start: StartAt,
+        tables: &[Arc<TableSchema>],
+    ) -> Result<Self, Error> {
         let mut conn = connector.conn().await?;
         let flavor = catalog::flavor(&mut conn).await?;
         let collations = catalog::collations(&mut conn).await?;
@@ -97,10 +101,13 @@ impl BinlogStream {
                 if flavor != Flavor::MariaDb {
                     return Err(Error::fatal("starting from a GTID state is only supported on MariaDB"));
                 }
-                let parsed: MariaGtidState = state
-                    .parse()
-                    .map_err(|_| Error::fatal(format!("invalid MariaDB GTID state {state:?}")).with_hint("expected domain-server-seq[,...], e.g. 0-1-42"))?;
-                conn.exec_drop("SET @slave_connect_state = ?", (parsed.to_string(),)).await.map_err(|e| classify(e, what))?;
+                let parsed: MariaGtidState = state.parse().map_err(|_| {
+                    Error::fatal(format!("invalid MariaDB GTID state {state:?}"))
+                        .with_hint("expected domain-server-seq[,...], e.g. 0-1-42")
+                })?;
+                conn.exec_drop("SET @slave_connect_state = ?", (parsed.to_string(),))
+                    .await
+                    .map_err(|e| classify(e, what))?;
                 conn.query_drop("SET @slave_gtid_strict_mode = 1, @slave_gtid_ignore_duplicates = 0")
                     .await
                     .map_err(|e| classify(e, what))?;
@@ -129,7 +136,10 @@ impl BinlogStream {
             let event = match self.stream.next().await {
                 Some(Ok(event)) => event,
                 Some(Err(e)) => return Err(stream_error(e, &StartAt::Position(self.decoder.server_end()))),
-                None => return Err(Error::transient("the binlog stream ended").with_detail("the server closed the replica session")),
+                None => {
+                    return Err(Error::transient("the binlog stream ended")
+                        .with_detail("the server closed the replica session"))
+                }
             };
             let mut out = Vec::new();
             self.decoder.handle(&event, &mut out)?;

@@ -34,9 +34,7 @@ pub enum DecodeError {
     Truncated(&'static str),
     #[error("{0}")]
     Invalid(String),
-    #[error(
-        "the TABLE_MAP of {0} carries no column names: binlog_row_metadata is not FULL when it was written"
-    )]
+    #[error("the TABLE_MAP of {0} carries no column names: binlog_row_metadata is not FULL when it was written")]
     NoMetadata(String),
 }
 
@@ -274,7 +272,8 @@ impl TableMap {
             return Ok(()); // binlog_row_metadata = MINIMAL: DecodedTable::new refuses it
         }
         self.full_metadata = true;
-        let char_cols: Vec<usize> = (0..self.columns.len()).filter(|&i| is_character(self.columns[i].real_type)).collect();
+        let char_cols: Vec<usize> =
+            (0..self.columns.len()).filter(|&i| is_character(self.columns[i].real_type)).collect();
         let es_cols: Vec<usize> =
             (0..self.columns.len()).filter(|&i| matches!(self.columns[i].real_type, T_ENUM | T_SET)).collect();
         if let Some((field, bytes)) = charsets {
@@ -487,8 +486,10 @@ pub fn decode_row(r: &mut Reader<'_>, t: &DecodedTable, present: &[bool]) -> std
         };
         if let Some(value) = own {
             let value = mysql_common::binlog::value::BinlogValue::Value(value);
-            let canonical = canonical_binlog_value(kind, value).map_err(|error| RowError::Value { column: col.name.clone(), error })?;
-            let text = pg_text(kind, &canonical).map_err(|error| RowError::Value { column: col.name.clone(), error })?;
+            let canonical = canonical_binlog_value(kind, value)
+                .map_err(|error| RowError::Value { column: col.name.clone(), error })?;
+            let text =
+                pg_text(kind, &canonical).map_err(|error| RowError::Value { column: col.name.clone(), error })?;
             row.push(Datum::from(text));
             continue;
         }
@@ -497,7 +498,8 @@ pub fn decode_row(r: &mut Reader<'_>, t: &DecodedTable, present: &[bool]) -> std
             .parse::<BinlogValue<'_>>((ct, col.meta.as_slice(), col.unsigned, false))
             .map_err(|e| DecodeError::Invalid(format!("column {}: {e}", col.name)))?;
         let consumed = r.buf.len() - pb.0.len();
-        let canonical = canonical_binlog_value(kind, value).map_err(|error| RowError::Value { column: col.name.clone(), error })?;
+        let canonical =
+            canonical_binlog_value(kind, value).map_err(|error| RowError::Value { column: col.name.clone(), error })?;
         r.take(consumed, "row value")?;
         let text = pg_text(kind, &canonical).map_err(|error| RowError::Value { column: col.name.clone(), error })?;
         row.push(Datum::from(text));
@@ -590,7 +592,11 @@ mod tests {
     }
 
     pub(crate) fn collations() -> Collations {
-        HashMap::from([(45, ("utf8mb4".to_string(), 4)), (8, ("latin1".to_string(), 1)), (63, ("binary".to_string(), 1))])
+        HashMap::from([
+            (45, ("utf8mb4".to_string(), 4)),
+            (8, ("latin1".to_string(), 1)),
+            (63, ("binary".to_string(), 1)),
+        ])
     }
 
     #[test]

@@ -76,9 +76,14 @@ pub fn pg_text(kind: &ColumnKind, v: &Value) -> Result<Option<String>, ValueErro
             return Ok(datetime_text(*y, *mo, *d, *h, *mi, *s, *us, "+00"))
         }
         (K::Time { .. }, Value::Time(neg, days, h, m, s, us)) => interval_text(*neg, *days, *h, *m, *s, *us),
-        (K::Char { charset, .. } | K::VarChar { charset, .. } | K::Text { charset } | K::Enum { charset, .. } | K::Set { charset, .. }, Value::Bytes(b)) => {
-            decode(charset, b)?
-        }
+        (
+            K::Char { charset, .. }
+            | K::VarChar { charset, .. }
+            | K::Text { charset }
+            | K::Enum { charset, .. }
+            | K::Set { charset, .. },
+            Value::Bytes(b),
+        ) => decode(charset, b)?,
         (K::Binary { bytes }, Value::Bytes(b)) => {
             let mut padded = b.clone();
             padded.resize(padded.len().max(*bytes as usize), 0);
@@ -125,9 +130,8 @@ pub fn canonical_binlog_value(
             }
             Value::Bytes(out)
         }
-        (ColumnKind::Timestamp { .. }, Value::Bytes(epoch)) => timestamp_from_epoch(&epoch).ok_or_else(|| {
-            ValueError::Unexpected { found: "bytes", kind: "timestamp".into() }
-        })?,
+        (ColumnKind::Timestamp { .. }, Value::Bytes(epoch)) => timestamp_from_epoch(&epoch)
+            .ok_or_else(|| ValueError::Unexpected { found: "bytes", kind: "timestamp".into() })?,
         (ColumnKind::Timestamp { .. }, Value::Int(secs)) => {
             timestamp_from_epoch(secs.to_string().as_bytes()).unwrap_or(Value::NULL)
         }
@@ -326,9 +330,9 @@ pub fn decode(charset: &Charset, b: &[u8]) -> Result<String, ValueError> {
 /// MySQL's `latin1` is Windows-1252 whose five unassigned bytes map to the C1 controls.
 fn latin1_char(c: u8) -> char {
     const HIGH: [u32; 32] = [
-        0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160, 0x2039, 0x0152,
-        0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014, 0x02DC, 0x2122,
-        0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178,
+        0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0x008D,
+        0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A,
+        0x0153, 0x009D, 0x017E, 0x0178,
     ];
     match c {
         0x80..=0x9F => char::from_u32(HIGH[usize::from(c - 0x80)]).expect("valid code point"),

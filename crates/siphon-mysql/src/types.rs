@@ -64,27 +64,57 @@ impl Charset {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ColumnKind {
     /// An integer of `bytes` bytes (1, 2, 3, 4 or 8).
-    Int { bytes: u8, unsigned: bool },
+    Int {
+        bytes: u8,
+        unsigned: bool,
+    },
     Year,
-    Decimal { precision: u8, scale: u8 },
+    Decimal {
+        precision: u8,
+        scale: u8,
+    },
     Float,
     Double,
     Date,
-    DateTime { fsp: u8 },
-    Timestamp { fsp: u8 },
-    Time { fsp: u8 },
+    DateTime {
+        fsp: u8,
+    },
+    Timestamp {
+        fsp: u8,
+    },
+    Time {
+        fsp: u8,
+    },
     /// `CHAR(n)`: `chars` characters, blank-padded.
-    Char { chars: u32, charset: Charset },
-    VarChar { chars: u32, charset: Charset },
+    Char {
+        chars: u32,
+        charset: Charset,
+    },
+    VarChar {
+        chars: u32,
+        charset: Charset,
+    },
     /// `TINYTEXT` .. `LONGTEXT` (MariaDB's `JSON` is a `LONGTEXT`).
-    Text { charset: Charset },
+    Text {
+        charset: Charset,
+    },
     /// `BINARY(n)`: `bytes` bytes, zero-padded.
-    Binary { bytes: u32 },
+    Binary {
+        bytes: u32,
+    },
     /// `VARBINARY(n)`, `TINYBLOB` .. `LONGBLOB`.
     Blob,
-    Enum { labels: Vec<Vec<u8>>, charset: Charset },
-    Set { labels: Vec<Vec<u8>>, charset: Charset },
-    Bit { bits: u16 },
+    Enum {
+        labels: Vec<Vec<u8>>,
+        charset: Charset,
+    },
+    Set {
+        labels: Vec<Vec<u8>>,
+        charset: Charset,
+    },
+    Bit {
+        bits: u16,
+    },
     /// MySQL 8's binary JSON.
     Json,
     /// Any spatial type: MySQL's internal form (4-byte SRID, then WKB).
@@ -134,7 +164,9 @@ impl ColumnKind {
             Timestamp { fsp } => pg(TIMESTAMPTZ, i32::from(*fsp), format!("timestamp({fsp}) with time zone")),
             Time { .. } => pg(INTERVAL, -1, "interval"),
             // MySQL returns CHAR values without their padding: a varchar, not a bpchar.
-            Char { chars, .. } | VarChar { chars, .. } => pg(VARCHAR, *chars as i32 + 4, format!("character varying({chars})")),
+            Char { chars, .. } | VarChar { chars, .. } => {
+                pg(VARCHAR, *chars as i32 + 4, format!("character varying({chars})"))
+            }
             Text { .. } | Enum { .. } | Set { .. } => pg(TEXT, -1, "text"),
             Binary { .. } | Blob | Geometry => pg(BYTEA, -1, "bytea"),
             Bit { bits } => pg(BIT, i32::from(*bits), format!("bit({bits})")),
@@ -179,8 +211,8 @@ impl ColumnKind {
             "bit" => Bit { bits: c.numeric_precision.unwrap_or(1) as u16 },
             "json" if c.charset.is_none() => Json,
             "json" => Text { charset: charset() },
-            "geometry" | "point" | "linestring" | "polygon" | "multipoint" | "multilinestring"
-            | "multipolygon" | "geometrycollection" | "geomcollection" => Geometry,
+            "geometry" | "point" | "linestring" | "polygon" | "multipoint" | "multilinestring" | "multipolygon"
+            | "geometrycollection" | "geomcollection" => Geometry,
             other => return Err(format!("unsupported column type {other}")),
         })
     }

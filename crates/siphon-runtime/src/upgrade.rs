@@ -150,6 +150,7 @@ async fn table_sum(client: &SqlClient, t: &TableName) -> Result<TableSum, Error>
 
 /// Prepares for a major-version upgrade; returns the report to print.
 pub async fn prepare(config: &Config, opts: PrepareOptions) -> Result<String, Error> {
+    crate::source::require_postgres(config, "siphon upgrade")?;
     let d = running(config)?;
     let (connector, client) = source(config).await?;
     if !opts.skip_write_check {
@@ -203,6 +204,7 @@ pub async fn prepare(config: &Config, opts: PrepareOptions) -> Result<String, Er
 
 /// Finishes after the upgrade; returns the report and whether source and replica agree.
 pub async fn finish(config: &Config) -> Result<(String, bool), Error> {
+    crate::source::require_postgres(config, "siphon upgrade")?;
     let path = config.pipeline.state_dir.join("upgrade.json");
     let prepared: Prepared = serde_json::from_str(&std::fs::read_to_string(&path).map_err(|e| {
         Error::fatal(format!("no prepared upgrade at {}", path.display()))

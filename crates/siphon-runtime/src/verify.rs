@@ -245,6 +245,7 @@ impl RunningPipeline<'_> {
 
 /// Opens the replica file of `config` when no daemon runs (read-write for a repair).
 pub fn open_replica(config: &Config, opts: &VerifyOptions) -> Result<Replica, Error> {
+    crate::source::require_postgres(config, "siphon verify")?;
     let path = config.destination.path.as_ref().ok_or_else(|| {
         Error::fatal("destination.kind = \"null\" keeps no rows to verify")
             .with_hint("verify compares a DuckDB replica with its source")

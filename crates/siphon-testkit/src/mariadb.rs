@@ -110,7 +110,11 @@ impl MariaDbServer {
             server.port = free_port();
             match server.spawn(&opts, &pid_file) {
                 Ok(()) => {
-                    eprintln!("siphon-testkit: MariaDB on 127.0.0.1:{} (data {})", server.port, server.data_dir.display());
+                    eprintln!(
+                        "siphon-testkit: MariaDB on 127.0.0.1:{} (data {})",
+                        server.port,
+                        server.data_dir.display()
+                    );
                     return server;
                 }
                 Err(e) if e.contains("Address already in use") => last = e,
@@ -141,7 +145,10 @@ impl MariaDbServer {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if let Ok(Some(status)) = child.try_wait() {
-                return Err(format!("mariadbd exited during startup ({status}); log:\n{}", read_from(&self.log_path, log_start)));
+                return Err(format!(
+                    "mariadbd exited during startup ({status}); log:\n{}",
+                    read_from(&self.log_path, log_start)
+                ));
             }
             let ping = Command::new("mariadb-admin")
                 .arg("--no-defaults")
@@ -156,7 +163,10 @@ impl MariaDbServer {
             if Instant::now() >= deadline {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!("mariadbd not ready after {START_TIMEOUT:?}; log:\n{}", read_from(&self.log_path, log_start)));
+                return Err(format!(
+                    "mariadbd not ready after {START_TIMEOUT:?}; log:\n{}",
+                    read_from(&self.log_path, log_start)
+                ));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -205,10 +215,11 @@ impl MariaDbServer {
     /// Like [`sql`](Self::sql), returning the error instead of panicking.
     pub fn try_sql(&self, database: &str, sql: &str) -> Result<String, String> {
         let mut cmd = Command::new("mariadb");
-        cmd.arg("--no-defaults")
-            .arg("-uroot")
-            .arg(format!("--socket={}", self.socket.display()))
-            .args(["-N", "-B", "--default-character-set=utf8mb4"]);
+        cmd.arg("--no-defaults").arg("-uroot").arg(format!("--socket={}", self.socket.display())).args([
+            "-N",
+            "-B",
+            "--default-character-set=utf8mb4",
+        ]);
         if !database.is_empty() {
             cmd.arg(database);
         }
@@ -279,40 +290,74 @@ fn chown_tree(path: &Path, user: Option<(u32, u32)>) {
     }
 }
 
-/// A data directory initialized once per process by `mariadb-install-db`, copied by each server.
-/// Its own watchdog removes it when the process exits.
+/// A data directory initialized by `mariadb-install-db`, copied by each server. It is built once
+/// per machine and server version, not per test process (nextest runs every test in a process of
+/// its own; `mariadb-install-db` takes seconds of CPU): built in a directory of its own, then
+/// renamed into place atomically, so concurrent test processes either find a complete template
+/// or build one and keep whichever rename won.
 fn template_dir() -> &'static Path {
-    static TEMPLATE: OnceLock<(tempfile::TempDir, PathBuf, Child)> = OnceLock::new();
-    let (_, path, _) = TEMPLATE.get_or_init(|| {
+    static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
         for tool in ["mariadbd", "mariadb-install-db", "mariadb", "mariadb-admin"] {
-            if Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().map_or(true, |o| !o.status.success()) {
+            if Command::new("sh")
+                .arg("-c")
+                .arg(format!("command -v {tool}"))
+                .output()
+                .map_or(true, |o| !o.status.success())
+            {
                 panic!("siphon-testkit: `{tool}` not found (run scripts/setup.sh: apt mariadb-server mariadb-client)");
             }
         }
-        let dir = tempfile::Builder::new()
-            .prefix("siphon-mariadb-template-")
-            .tempdir_in(test_tmp_parent())
-            .expect("temp dir for the MariaDB template");
-        let base = dir.path().canonicalize().expect("canonicalize");
-        fs::set_permissions(&base, fs::Permissions::from_mode(0o755)).expect("chmod");
-        let data = base.join("data");
-        fs::create_dir(&data).expect("create template data dir");
-        // No server runs here: the watchdog only removes the directory when this process exits.
-        let watchdog = spawn_watchdog_for(&base, &data, &base.join("none.pid"));
-        chown_tree(&base, mysql_user());
-        let out = Command::new("mariadb-install-db")
-            .arg("--no-defaults")
-            .arg(format!("--datadir={}", data.display()))
-            .args(["--user=mysql", "--auth-root-authentication-method=normal", "--skip-test-db"])
-            .stdin(Stdio::null())
-            .output()
-            .expect("spawn mariadb-install-db");
-        if !out.status.success() {
-            panic!("siphon-testkit: mariadb-install-db failed: {}", output_text(&out));
+        let version = Command::new("mariadbd").arg("--version").output().map(|o| output_text(&o)).unwrap_or_default();
+        let tag: u32 = version.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+        let uid = mysql_user().map_or(0, |(u, _)| u);
+        let cached = test_tmp_parent().join(format!("siphon-mariadb-template-{tag:08x}-{uid}"));
+        if cached.join("ready").exists() {
+            return cached.join("data");
         }
-        (dir, data, watchdog)
-    });
-    path
+        let mut last_error = String::new();
+        for _ in 0..3 {
+            match build_template(&cached) {
+                Ok(()) => return cached.join("data"),
+                Err(e) => last_error = e,
+            }
+        }
+        panic!("siphon-testkit: mariadb-install-db failed: {last_error}");
+    })
+}
+
+/// Builds the template into a fresh directory and renames it to `cached` (unless another process
+/// got there first, which is as good).
+fn build_template(cached: &Path) -> Result<(), String> {
+    let dir = tempfile::Builder::new()
+        .prefix("siphon-mariadb-template-build-")
+        .tempdir_in(test_tmp_parent())
+        .map_err(|e| format!("temp dir for the MariaDB template: {e}"))?;
+    let base = dir.path().canonicalize().map_err(|e| e.to_string())?;
+    fs::set_permissions(&base, fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
+    let data = base.join("data");
+    fs::create_dir(&data).map_err(|e| e.to_string())?;
+    chown_tree(&base, mysql_user());
+    let out = Command::new("mariadb-install-db")
+        .arg("--no-defaults")
+        .arg(format!("--datadir={}", data.display()))
+        .args(["--user=mysql", "--auth-root-authentication-method=normal", "--skip-test-db"])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("spawn mariadb-install-db: {e}"))?;
+    if !out.status.success() {
+        return Err(output_text(&out));
+    }
+    fs::write(base.join("ready"), "").map_err(|e| e.to_string())?;
+    let built = dir.keep();
+    if fs::rename(&built, cached).is_err() {
+        // Another process renamed its template into place first.
+        let _ = fs::remove_dir_all(&built);
+        if !cached.join("ready").exists() {
+            return Err(format!("could not move the template to {}", cached.display()));
+        }
+    }
+    Ok(())
 }
 
 fn read_from(path: &Path, offset: u64) -> String {

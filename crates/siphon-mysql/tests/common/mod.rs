@@ -120,7 +120,10 @@ pub fn describe(kind: &ChangeKind) -> String {
 pub struct Collect(pub Arc<std::sync::Mutex<Vec<siphon_core::Row>>>);
 
 impl siphon_core::copy::AsyncRowSink for Collect {
-    fn rows(&mut self, rows: Vec<siphon_core::Row>) -> impl std::future::Future<Output = Result<(), siphon_core::Error>> + Send {
+    fn rows(
+        &mut self,
+        rows: Vec<siphon_core::Row>,
+    ) -> impl std::future::Future<Output = Result<(), siphon_core::Error>> + Send {
         let inner = self.0.clone();
         async move {
             inner.lock().unwrap().extend(rows);

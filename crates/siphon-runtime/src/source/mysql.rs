@@ -117,10 +117,9 @@ impl Source for MySqlSource {
         }
         match catalog::position_available(&mut conn, cp.lsn).await? {
             Ok(()) => Ok(Continuity::Resume(cp.lsn)),
-            Err(reason) => gap(format!(
-                "the binlog after the checkpoint ({}) is gone: {reason}",
-                position::lsn_display(cp.lsn)
-            )),
+            Err(reason) => {
+                gap(format!("the binlog after the checkpoint ({}) is gone: {reason}", position::lsn_display(cp.lsn)))
+            }
         }
     }
 
