@@ -12,6 +12,7 @@
 //! | `server_id`                             | non-zero                                   | fail     |
 //! | `binlog_row_value_options` (MySQL) / `log_bin_compress` (MariaDB) | `''` / OFF       | fail     |
 //! | `gtid_mode` (MySQL) / `gtid_strict_mode` (MariaDB) | ON                              | warn     |
+//! | `sync_binlog`, `innodb_flush_log_at_trx_commit` | 1 (crash-safe)                       | warn     |
 //! | `grant REPLICATION SLAVE`, `grant REPLICATION CLIENT` (MariaDB 10.5+: `grant BINLOG MONITOR`), `grant RELOAD` (MySQL) | granted on `*.*` | fail |
 //! | `table db.t`, `table db.t key`, `table db.t SELECT` | exists, primary key, SELECT granted | fail |
 //!
@@ -46,6 +47,7 @@ pub async fn check(conn: &mut Conn, tables: Option<&[TableName]>) -> Result<Vec<
     binlog_settings(&server, &mut out);
     out.push(retention(conn, &server).await?);
     gtid(&server, &mut out);
+    durability(&server, &mut out);
     let grants = Grants::read(conn).await?;
     grant_findings(&server, &grants, &mut out);
     table_findings(conn, &server, &grants, tables, &mut out).await?;
@@ -61,7 +63,9 @@ struct Server {
     vars: HashMap<String, String>,
 }
 
-const VARIABLES: [&str; 12] = [
+const VARIABLES: [&str; 14] = [
+    "sync_binlog",
+    "innodb_flush_log_at_trx_commit",
     "log_bin",
     "binlog_format",
     "binlog_row_image",
@@ -293,6 +297,26 @@ fn gtid(s: &Server, out: &mut Vec<Finding>) {
         }
     };
     out.push(finding.warn_only());
+}
+
+/// `sync_binlog = 1` and `innodb_flush_log_at_trx_commit = 1`: otherwise a server crash can lose
+/// transactions it already sent to siphon (the binlog or the engine forgets them on recovery),
+/// and the replica keeps rows the source no longer has. A warning: the setting is the server's
+/// own durability choice.
+fn durability(s: &Server, out: &mut Vec<Finding>) {
+    for name in ["sync_binlog", "innodb_flush_log_at_trx_commit"] {
+        let Some(v) = s.var(name) else { continue };
+        out.push(
+            Finding::new(
+                name,
+                v == "1",
+                "1 (recommended: a crash then loses no transaction siphon already applied)",
+                v,
+                s.set_global(name, "1"),
+            )
+            .warn_only(),
+        );
+    }
 }
 
 /// A global privilege the pipeline needs, with the names the server may print for it.

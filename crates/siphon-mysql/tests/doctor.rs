@@ -100,6 +100,12 @@ async fn a_misconfigured_server_yields_every_finding_at_once() {
     assert!(f.fix.contains("binlog_expire_logs_seconds = 604800"), "{}", f.fix);
     let f = find(&findings, "gtid_strict_mode");
     assert_eq!((f.severity, f.actual.as_str()), (Severity::Warn, "OFF"));
+    // The test servers trade durability for speed: warned about, not failed.
+    for name in ["sync_binlog", "innodb_flush_log_at_trx_commit"] {
+        let f = find(&findings, name);
+        assert_eq!((f.severity, f.actual.as_str()), (Severity::Warn, "0"), "{name}");
+        assert!(f.fix.contains(&format!("SET GLOBAL {name} = 1")), "{}", f.fix);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -61,6 +61,8 @@ pub struct MariaDbServer {
     port: u16,
     child: Mutex<Option<Child>>,
     watchdog: Option<Child>,
+    opts: MariaDbOptions,
+    pid_file: PathBuf,
 }
 
 impl std::fmt::Debug for MariaDbServer {
@@ -104,6 +106,8 @@ impl MariaDbServer {
             port: 0,
             child: Mutex::new(None),
             watchdog: Some(watchdog),
+            opts: opts.clone(),
+            pid_file: pid_file.clone(),
         };
         let mut last = String::new();
         for _ in 0..8 {
@@ -241,6 +245,25 @@ impl MariaDbServer {
         } else {
             Err(format!("mariadb exited with {}: {}", out.status, String::from_utf8_lossy(&out.stderr).trim_end()))
         }
+    }
+
+    /// Kills the server (SIGKILL, as a crash would) and starts it again on the same data
+    /// directory and port; InnoDB and the binlog recover as after a real crash.
+    pub fn restart(&self) {
+        self.kill();
+        let mut last = String::new();
+        for _ in 0..50 {
+            match self.spawn(&self.opts, &self.pid_file) {
+                Ok(()) => return,
+                // The killed server's port may linger for a moment.
+                Err(e) if e.contains("Address already in use") || e.contains("Can't start server") => {
+                    last = e;
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(e) => panic!("siphon-testkit: could not restart MariaDB: {e}"),
+            }
+        }
+        panic!("siphon-testkit: could not restart MariaDB: {last}");
     }
 
     /// Kills the server at once (SIGKILL), as a crash would.
