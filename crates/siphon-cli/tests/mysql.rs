@@ -312,3 +312,30 @@ fn an_online_backfill_of_a_mysql_table_repairs_it_while_streaming() {
     assert!(siphon.stop().success());
     assert_orders_equal(&p, &s, db);
 }
+
+#[test]
+fn renamed_columns_keep_their_values_and_a_drop_plus_add_is_not_a_rename() {
+    let db = "ren";
+    let s = server(db);
+    s.sql(db, "CREATE TABLE t (id int PRIMARY KEY, a varchar(10), b int, last int)");
+    s.sql(db, "INSERT INTO t SELECT seq, CONCAT('v', seq), seq, seq FROM seq_1_to_20");
+    let p = pipeline(&s, db, &["ren.t"], "[flush]\ninterval_ms = 20");
+    let mut siphon = p.start();
+    wait_synced(&mut siphon, &s, db);
+    // RENAME COLUMN, CHANGE with a new name, and a chain; then the last column dropped and one
+    // added in its place (same position: not a rename).
+    s.sql(
+        db,
+        "ALTER TABLE t RENAME COLUMN a TO a2; ALTER TABLE t CHANGE COLUMN b b2 bigint; ALTER TABLE t RENAME COLUMN a2 TO a3;
+         ALTER TABLE t DROP COLUMN last, ADD COLUMN fresh int;
+         UPDATE t SET a3 = 'changed', fresh = 1, b2 = 9000000000 WHERE id = 1;",
+    );
+    wait_synced(&mut siphon, &s, db);
+    assert!(siphon.stop().success());
+    let maria = maria_rows(&s, db, "SELECT id, a3, b2, IFNULL(fresh, 'NULL') FROM t ORDER BY id");
+    let duck = p.duck("SELECT id::VARCHAR, a3, b2::VARCHAR, coalesce(fresh::VARCHAR, 'NULL') FROM ren.t ORDER BY id");
+    assert_same_rows(&duck, &maria, "t after renames");
+    let columns = p.duck("SELECT column_name FROM information_schema.columns WHERE table_name = 't' AND table_schema = 'ren' ORDER BY column_name");
+    let names: Vec<&str> = columns.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(names, ["a3", "b2", "fresh", "id", "last"], "renamed in place; the dropped column kept");
+}

@@ -162,9 +162,26 @@ pub struct Decoder {
     server_end: Lsn,
     /// The MySQL TRANSACTION_PAYLOAD being replayed: its inner events carry no position.
     payload: Option<Payload>,
+    /// Columns renamed by `ALTER TABLE` statements, per table, in order, until the runtime takes
+    /// them ([`Decoder::take_renames`]).
+    renames: HashMap<TableName, Vec<(String, String)>>,
 }
 
 impl Decoder {
+    /// The columns of `table` renamed by `ALTER TABLE` since the last call, `(old, new)`, with
+    /// chains resolved (`a -> b`, `b -> c` is `a -> c`).
+    pub fn take_renames(&mut self, table: &TableName) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for (old, new) in self.renames.remove(table).unwrap_or_default() {
+            match out.iter_mut().find(|(_, n)| *n == old) {
+                Some(pair) => pair.1 = new,
+                None => out.push((old, new)),
+            }
+        }
+        out.retain(|(o, n)| o != n);
+        out
+    }
+
     /// Decodes `name`'s rows too from the next TABLE_MAP on (a TABLE_MAP precedes the row
     /// events of every transaction, so called between transactions, nothing of it is missed).
     pub fn add_table(&mut self, name: TableName) {
@@ -185,6 +202,7 @@ impl Decoder {
             gtid,
             server_end: Lsn::ZERO,
             payload: None,
+            renames: HashMap::new(),
         }
     }
 
@@ -417,6 +435,12 @@ impl Decoder {
             _ => {
                 if self.tx.is_none() {
                     self.begin(start, pg_micros(ev.header().timestamp()), TxState::Standalone, None, out)?;
+                }
+                if let Some((db, table, renames)) = events::renamed_columns(&text, &q.schema()) {
+                    let name = TableName::new(db, table);
+                    if self.opts.tables.contains(&name) && !renames.is_empty() {
+                        self.renames.entry(name).or_default().extend(renames);
+                    }
                 }
                 if let Some((db, table)) = events::truncated_table(&text, &q.schema()) {
                     let name = TableName::new(db, table);

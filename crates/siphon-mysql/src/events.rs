@@ -147,6 +147,130 @@ pub fn truncated_table(query: &str, default_db: &str) -> Option<(String, String)
     tail.is_empty().then_some((db, table))
 }
 
+/// The columns an `ALTER TABLE` renames, `(db, table, [(old, new)])`: its `RENAME COLUMN a TO b`
+/// and `CHANGE [COLUMN] a b <definition>` clauses (a `CHANGE` that keeps the name is not a
+/// rename). `None` for any other statement. Unqualified names are in `default_db`. The binlog
+/// carries no column identities, so this is how a rename is told from a drop and an add; the
+/// runtime accepts a pair only if the old name left the table's columns and the new one came.
+pub fn renamed_columns(query: &str, default_db: &str) -> Option<(String, String, Vec<(String, String)>)> {
+    let tokens = tokens(&strip_comments(query))?;
+    let mut t = tokens.iter().peekable();
+    let kw = |tok: Option<&&Token>, k: &str| matches!(tok, Some(Token::Word(w, false)) if w.eq_ignore_ascii_case(k));
+    if !kw(t.next().as_ref(), "ALTER") {
+        return None;
+    }
+    while kw(t.peek(), "ONLINE") || kw(t.peek(), "IGNORE") {
+        t.next();
+    }
+    if !kw(t.next().as_ref(), "TABLE") {
+        return None;
+    }
+    if kw(t.peek(), "IF") {
+        t.next();
+        t.next(); // EXISTS
+    }
+    let Some(Token::Word(first, _)) = t.next() else { return None };
+    let (db, table) = if matches!(t.peek(), Some(Token::Punct('.'))) {
+        t.next();
+        let Some(Token::Word(name, _)) = t.next() else { return None };
+        (first.clone(), name.clone())
+    } else {
+        (default_db.to_string(), first.clone())
+    };
+    // The clauses, split at top-level commas.
+    let mut clauses: Vec<Vec<&Token>> = vec![Vec::new()];
+    let mut depth = 0i32;
+    for tok in t {
+        match tok {
+            Token::Punct('(') => depth += 1,
+            Token::Punct(')') => depth -= 1,
+            Token::Punct(',') if depth == 0 => {
+                clauses.push(Vec::new());
+                continue;
+            }
+            _ => {}
+        }
+        if let Some(c) = clauses.last_mut() {
+            c.push(tok);
+        }
+    }
+    let mut renames = Vec::new();
+    for c in clauses {
+        let word = |i: usize| match c.get(i) {
+            Some(Token::Word(w, _)) => Some(w.as_str()),
+            _ => None,
+        };
+        let is = |i: usize, k: &str| matches!(c.get(i), Some(Token::Word(w, false)) if w.eq_ignore_ascii_case(k));
+        if is(0, "RENAME") && is(1, "COLUMN") && is(3, "TO") {
+            if let (Some(old), Some(new)) = (word(2), word(4)) {
+                renames.push((old.to_string(), new.to_string()));
+            }
+        } else if is(0, "CHANGE") {
+            let mut i = 1;
+            if is(i, "COLUMN") {
+                i += 1;
+            }
+            if is(i, "IF") && is(i + 1, "EXISTS") {
+                i += 2;
+            }
+            if let (Some(old), Some(new)) = (word(i), word(i + 1)) {
+                if old != new {
+                    renames.push((old.to_string(), new.to_string()));
+                }
+            }
+        }
+    }
+    Some((db, table, renames))
+}
+
+/// A token of a statement: a word (`true` when it was backquoted) or a punctuation mark; string
+/// literals are skipped (their content is never a name here).
+#[derive(Debug, PartialEq)]
+enum Token {
+    Word(String, bool),
+    Punct(char),
+}
+
+fn tokens(q: &str) -> Option<Vec<Token>> {
+    let mut out = Vec::new();
+    let mut rest = q;
+    loop {
+        rest = rest.trim_start();
+        let Some(c) = rest.chars().next() else { return Some(out) };
+        if c == '`' {
+            let (name, r) = ident(rest)?;
+            out.push(Token::Word(name, true));
+            rest = r;
+        } else if c == '\'' || c == '"' {
+            // Skip a string literal (doubled quotes and backslash escapes inside).
+            let mut chars = rest.char_indices().skip(1);
+            let mut end = None;
+            while let Some((i, ch)) = chars.next() {
+                if ch == '\\' {
+                    chars.next();
+                } else if ch == c {
+                    if rest[i + 1..].starts_with(c) {
+                        chars.next();
+                    } else {
+                        end = Some(i + 1);
+                        break;
+                    }
+                }
+            }
+            rest = &rest[end?..];
+        } else if c == '-' && rest.starts_with("-- ") || c == '#' {
+            rest = rest.find('\n').map_or("", |i| &rest[i..]);
+        } else if c.is_alphanumeric() || c == '_' || c == '$' {
+            let (w, r) = ident(rest)?;
+            out.push(Token::Word(w, false));
+            rest = r;
+        } else {
+            out.push(Token::Punct(c));
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+}
+
 fn strip_comments(q: &str) -> String {
     let mut out = String::with_capacity(q.len());
     let mut rest = q;
@@ -200,6 +324,36 @@ fn ident(s: &str) -> Option<(String, &str)> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn finds_renamed_columns_in_alter_table() {
+        let r = |q: &str| renamed_columns(q, "shop");
+        let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+        assert_eq!(r("ALTER TABLE t RENAME COLUMN a TO b"), Some(("shop".into(), "t".into(), vec![pair("a", "b")])));
+        assert_eq!(
+            r("alter table `db`.`my t` change column `old x` `new, y` varchar(10) DEFAULT 'a,b', ADD COLUMN z int, CHANGE c c bigint, CHANGE d e int /* , RENAME COLUMN q TO w */"),
+            Some(("db".into(), "my t".into(), vec![pair("old x", "new, y"), pair("d", "e")]))
+        );
+        assert_eq!(
+            r("ALTER TABLE t ADD COLUMN x decimal(10,2), DROP COLUMN y"),
+            Some(("shop".into(), "t".into(), vec![]))
+        );
+        assert_eq!(r("ALTER TABLE t RENAME TO u"), Some(("shop".into(), "t".into(), vec![])));
+        assert_eq!(r("ALTER TABLE t RENAME INDEX i TO j"), Some(("shop".into(), "t".into(), vec![])));
+        assert_eq!(
+            r("ALTER ONLINE IGNORE TABLE IF EXISTS t RENAME COLUMN `a``b` TO c"),
+            Some(("shop".into(), "t".into(), vec![pair("a`b", "c")]))
+        );
+        assert_eq!(r("INSERT INTO t VALUES (1)"), None);
+        assert_eq!(r("ALTER TABLE t COMMENT 'it''s RENAME COLUMN a TO b'"), Some(("shop".into(), "t".into(), vec![])));
+    }
+
+    proptest! {
+        #[test]
+        fn renamed_columns_never_panics(q in ".{0,200}") {
+            let _ = renamed_columns(&q, "db");
+        }
+    }
 
     #[test]
     fn parses_mariadb_gtid_and_list() {

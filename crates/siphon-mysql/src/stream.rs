@@ -157,6 +157,11 @@ impl BinlogStream {
         self.decoder.server_end()
     }
 
+    /// Columns of `table` renamed by `ALTER TABLE` statements streamed since the last call.
+    pub fn take_renames(&mut self, table: &siphon_core::schema::TableName) -> Vec<(String, String)> {
+        self.decoder.take_renames(table)
+    }
+
     /// Streams `table`'s changes too, from the next transaction on (call between transactions).
     pub fn add_table(&mut self, table: &siphon_core::schema::TableName) {
         self.decoder.add_table(table.clone());

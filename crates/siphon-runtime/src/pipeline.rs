@@ -775,7 +775,8 @@ impl<S: Source> Pipeline<S> {
                     last_event = Instant::now();
                     let ev = ev?;
                     if let SourceEvent::Schema(schema) = &ev {
-                        st.renamed = self.renamed_columns(schema, st).await?;
+                        let told = stream.renamed(&schema.name);
+                        st.renamed = self.renamed_columns(schema, told, st).await?;
                     }
                     self.on_event(ev, stream, st)?
                 }
@@ -806,13 +807,24 @@ impl<S: Source> Pipeline<S> {
     /// from the catalog when a description adds columns, and the names columns had keep the
     /// identity they had; a rename followed by more changes before siphon reads the catalog may
     /// look like a drop and an add (the old column is then kept, as for a drop).
-    async fn renamed_columns(&mut self, schema: &TableSchema, st: &mut Stream) -> Result<Vec<(String, String)>, Error> {
+    ///
+    /// `told`: renames the source's log stated (MySQL); each is taken when its old name left the
+    /// description and its new name came, and the catalog identities are not consulted.
+    async fn renamed_columns(
+        &mut self,
+        schema: &TableSchema,
+        told: Vec<(String, String)>,
+        st: &mut Stream,
+    ) -> Result<Vec<(String, String)>, Error> {
         let Some(before) = st.schemas.get(&schema.name) else { return Ok(Vec::new()) };
         let has = |t: &TableSchema, n: &str| t.columns.iter().any(|c| c.name == n);
         let removed: Vec<String> =
             before.columns.iter().filter(|c| !has(schema, &c.name)).map(|c| c.name.clone()).collect();
         let added: Vec<String> =
             schema.columns.iter().filter(|c| !has(before, &c.name)).map(|c| c.name.clone()).collect();
+        if !told.is_empty() {
+            return Ok(told.into_iter().filter(|(o, n)| removed.contains(o) && added.contains(n)).collect());
+        }
         if added.is_empty() {
             return Ok(Vec::new());
         }
@@ -844,8 +856,11 @@ impl<S: Source> Pipeline<S> {
                             .columns
                             .iter()
                             .filter(|c| {
+                                // A renamed column is compared with the column it was.
+                                let was =
+                                    renamed.iter().find(|(_, new)| *new == c.name).map_or(&c.name, |(old, _)| old);
                                 before.columns.iter().any(|b| {
-                                    b.name == c.name
+                                    b.name == *was
                                         && (b.source_type.oid, b.source_type.modifier)
                                             != (c.source_type.oid, c.source_type.modifier)
                                 })

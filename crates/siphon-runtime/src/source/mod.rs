@@ -82,6 +82,11 @@ pub trait ChangeStream: Send {
     fn server_end(&self) -> Lsn;
     /// Tells the source that everything up to `lsn` is durable at the destination.
     fn confirm(&self, lsn: Lsn);
+    /// Columns of `table` the stream saw renamed (`(old, new)`) since the last call, when the
+    /// source's log says so (MySQL `ALTER TABLE ... RENAME COLUMN / CHANGE`); empty otherwise.
+    fn renamed(&mut self, _table: &TableName) -> Vec<(String, String)> {
+        Vec::new()
+    }
     /// Streams `schema`'s table too from now on (it joined the replicated set while streaming).
     fn add_table(&mut self, schema: Arc<TableSchema>);
     fn shutdown(self) -> impl Future<Output = ()> + Send;

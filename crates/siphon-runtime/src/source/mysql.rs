@@ -58,6 +58,10 @@ impl ChangeStream for BinlogStream {
         BinlogStream::confirm(self, lsn)
     }
 
+    fn renamed(&mut self, table: &TableName) -> Vec<(String, String)> {
+        BinlogStream::take_renames(self, table)
+    }
+
     fn add_table(&mut self, schema: Arc<TableSchema>) {
         BinlogStream::add_table(self, &schema.name)
     }
