@@ -339,3 +339,61 @@ fn renamed_columns_keep_their_values_and_a_drop_plus_add_is_not_a_rename() {
     let names: Vec<&str> = columns.iter().map(|r| r[0].as_str()).collect();
     assert_eq!(names, ["a3", "b2", "fresh", "id", "last"], "renamed in place; the dropped column kept");
 }
+
+#[test]
+fn mysql_values_arrive_exactly_in_duckdb_through_snapshot_and_stream() {
+    let db = "types";
+    let s = server(db);
+    s.sql(
+        db,
+        "CREATE TABLE t (id int PRIMARY KEY, d65 decimal(65,30), ubig bigint unsigned, uint int unsigned, tiny tinyint,
+            dt date, dtm datetime(6), ts timestamp(6) NULL, tm time(6), yr year, bt bit(5), en enum('s','m','l'),
+            st set('a','b','c'), js json, bl blob, ch char(4), vc varchar(20)) CHARACTER SET utf8mb4",
+    );
+    let row = |id: i32| {
+        format!(
+            "({id}, '-12345678901234567890123456789012345.123456789012345678901234567891', 18446744073709551615, 4294967295, -128,
+              '0000-01-01', '2024-02-29 23:59:59.999999', '2038-01-19 03:14:07.000001', '-838:59:58.5', 2155, b'10101', 'm',
+              'c,a', '{{\"k\": [1, \"é\"]}}', X'00FF10', 'ab  ', 'héllo 😀')"
+        )
+    };
+    s.sql(db, &format!("INSERT INTO t VALUES {}", row(1)));
+    s.sql(db, "INSERT INTO t (id, dt, dtm) VALUES (2, '0000-00-00', '0000-00-00 00:00:00')");
+    let p = pipeline(&s, db, &["types.t"], "[flush]\ninterval_ms = 20");
+    let mut siphon = p.start();
+    wait_synced(&mut siphon, &s, db);
+    s.sql(db, &format!("INSERT INTO t VALUES {}", row(3)));
+    wait_synced(&mut siphon, &s, db);
+    assert!(siphon.stop().success());
+    let got = p.duck(
+        "SELECT id::VARCHAR, d65, ubig, uint::VARCHAR, tiny::VARCHAR, coalesce(dt::VARCHAR, 'NULL'), coalesce(dtm::VARCHAR, 'NULL'),
+                (ts AT TIME ZONE 'UTC')::VARCHAR, tm::VARCHAR, yr::VARCHAR, bt::VARCHAR, en, st, js, hex(bl), ch, vc FROM types.t ORDER BY id",
+    );
+    let expected_row = |id: &str| -> Vec<String> {
+        [
+            id,
+            "-12345678901234567890123456789012345.123456789012345678901234567891",
+            "18446744073709551615",
+            "4294967295",
+            "-128",
+            "0001-01-01 (BC)",
+            "2024-02-29 23:59:59.999999",
+            "2038-01-19 03:14:07.000001",
+            "-838:59:58.5",
+            "2155",
+            "10101",
+            "m",
+            "a,c",
+            "{\"k\": [1, \"é\"]}",
+            "00FF10",
+            "ab",
+            "héllo 😀",
+        ]
+        .map(str::to_string)
+        .to_vec()
+    };
+    // Snapshot (1), zero dates as NULL (2), stream (3): one text for each.
+    assert_eq!(got[0], expected_row("1"), "snapshot");
+    assert_eq!(&got[1][..7], &["2", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL"].map(str::to_string), "zero dates");
+    assert_eq!(got[2], expected_row("3"), "stream");
+}
