@@ -61,7 +61,7 @@ use std::time::{Duration, Instant};
 use siphon_core::config::SnapshotConfig;
 use siphon_core::copy::KeyRange;
 use siphon_core::destination::ChunkRecord;
-use siphon_core::row::{Datum, Row};
+use siphon_core::row::{Datum, Row, RowBlock};
 use siphon_core::schema::{TableName, TableSchema};
 use siphon_core::{Error, Lsn};
 use tokio::sync::mpsc;
@@ -118,9 +118,10 @@ pub enum CopyMsg {
         chunks: Vec<(u32, KeyRange)>,
         estimated_rows: u64,
     },
+    /// Copied rows of a table (a piece of a chunk).
     Rows {
         table: usize,
-        rows: Vec<Row>,
+        block: RowBlock,
     },
     ChunkDone {
         table: usize,
@@ -195,6 +196,43 @@ impl Tracked {
     pub fn is_empty(&self) -> bool {
         !self.truncated && self.keys.is_empty()
     }
+
+    /// The copied rows of `block` (of `schema`'s table) to apply, each as [`Tracked::resolve`]
+    /// decides: `block` itself when the stream touched none of its keys.
+    pub fn resolve_block(&self, schema: &TableSchema, block: RowBlock) -> RowBlock {
+        if self.truncated {
+            return RowBlock::new(block.columns());
+        }
+        if self.keys.is_empty() {
+            return block;
+        }
+        let key_columns = schema.key_indices();
+        // Built from the first row the stream touched on; until then, `block` is the answer.
+        let mut resolved: Option<RowBlock> = None;
+        for i in 0..block.len() {
+            let key: Vec<Datum> = key_columns.iter().map(|&c| text_datum(block.value(i, c))).collect();
+            if !self.keys.contains_key(&key) {
+                if let Some(r) = &mut resolved {
+                    r.push_row(block.row(i));
+                }
+                continue;
+            }
+            let r = resolved.get_or_insert_with(|| {
+                let mut r = RowBlock::new(block.columns());
+                (0..i).for_each(|j| r.push_row(block.row(j)));
+                r
+            });
+            if let Some(row) = self.resolve(&key, block.row(i).map(text_datum).collect()) {
+                // A copied row has no unchanged TOAST values, and the updates laid over it bring none.
+                r.push_row(row.iter().map(Datum::as_text));
+            }
+        }
+        resolved.unwrap_or(block)
+    }
+}
+
+fn text_datum(v: Option<&str>) -> Datum {
+    v.map_or(Datum::Null, |t| Datum::Text(t.to_owned()))
 }
 
 /// The key columns' values of `row`.
@@ -489,7 +527,7 @@ async fn work<S: Source>(
             conn = Some(source.copy_connect().await?);
         }
         let c = conn.as_mut().expect("connected above");
-        let mut sink = ChunkSink { tx: &tx, table: t };
+        let mut sink = ChunkSink { tx: &tx, table: t, columns: schemas[t].columns.len() };
         let rows = source.copy_chunk(c, &snapshot, &schemas[t], &range, &mut sink).await?;
         tx.send(CopyMsg::ChunkDone { table: t, chunk, rows })
             .await
@@ -579,6 +617,55 @@ mod tests {
         tr.truncated();
         tr.written(vec![t("1")], &vec![t("1")]);
         assert_eq!(tr.resolve(&[t("2")], vec![t("2")]), None);
+    }
+
+    fn schema() -> TableSchema {
+        use siphon_core::schema::{Column, SourceType};
+        let col = |n: &str, key: bool| Column {
+            name: n.into(),
+            source_type: SourceType { oid: 25, modifier: -1, name: "text".into(), base: None },
+            is_key: key,
+            nullable: !key,
+        };
+        TableSchema {
+            name: TableName::new("app", "t"),
+            columns: vec![col("v", false), col("id", true), col("w", false)],
+        }
+    }
+
+    fn block(rows: &[[Option<&str>; 3]]) -> RowBlock {
+        let mut b = RowBlock::new(3);
+        rows.iter().for_each(|r| b.push_row(r.iter().copied()));
+        b
+    }
+
+    #[test]
+    fn a_block_is_resolved_row_by_row_in_order() {
+        let copied = block(&[
+            [Some("a1"), Some("1"), Some("w1")],
+            [Some("a2"), Some("2"), None],
+            [Some("a3"), Some("3"), Some("w3")],
+            [Some("a4"), Some("4"), Some("w4")],
+        ]);
+        let mut tr = Tracked::default();
+        assert_eq!(tr.resolve_block(&schema(), copied.clone()), copied, "nothing touched: the block itself");
+        tr.deleted(vec![t("2")]);
+        tr.written(vec![t("3")], &vec![t("new"), t("3"), Datum::UnchangedToast]);
+        tr.written(vec![t("9")], &vec![t("x"), t("9"), t("y")]);
+        let resolved = tr.resolve_block(&schema(), copied.clone());
+        // Row 2 dropped, row 3 merged with the update that left `w` out, rows 1 and 4 as copied.
+        let expected = block(&[
+            [Some("a1"), Some("1"), Some("w1")],
+            [Some("new"), Some("3"), Some("w3")],
+            [Some("a4"), Some("4"), Some("w4")],
+        ]);
+        assert_eq!(resolved, expected);
+        // The same answer as resolving each row on its own.
+        let one_by_one: Vec<Row> =
+            copied.into_rows().into_iter().filter_map(|row| tr.resolve(&key_of(&schema(), &row), row)).collect();
+        assert_eq!(resolved.into_rows(), one_by_one);
+        tr.truncated();
+        assert!(tr.resolve_block(&schema(), block(&[[None, Some("5"), None]])).is_empty());
     }
 
     #[test]

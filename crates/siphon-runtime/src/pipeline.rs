@@ -971,14 +971,12 @@ impl<S: Source> Pipeline<S> {
                 st.records.chunks.extend(records);
                 st.pending_since.get_or_insert_with(Instant::now);
             }
-            Some(copy::CopyMsg::Rows { table, rows }) => {
+            Some(copy::CopyMsg::Rows { table, block: rows }) => {
                 let schema = job.tables[table].schema.clone();
                 let n = rows.len() as u64;
                 let rows = match job.tracked.get(&schema.name).filter(|t| !t.is_empty()) {
                     None => rows,
-                    Some(t) => {
-                        rows.into_iter().filter_map(|row| t.resolve(&copy::key_of(&schema, &row), row)).collect()
-                    }
+                    Some(t) => t.resolve_block(&schema, rows),
                 };
                 job.progress[table].rows_copied += n;
                 self.status.snapshot_rows += n;
@@ -991,7 +989,7 @@ impl<S: Source> Pipeline<S> {
                     if !batch.is_empty() {
                         self.destination.apply(batch)?;
                     }
-                    self.destination.apply_rows(&schema, rows)
+                    self.destination.apply_block(&schema, rows)
                 })?;
             }
             Some(copy::CopyMsg::ChunkDone { table, chunk, rows }) => {
