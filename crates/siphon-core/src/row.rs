@@ -187,6 +187,21 @@ impl RowBlock {
         self.rows += 1;
     }
 
+    /// Appends `other`'s rows.
+    ///
+    /// # Panics
+    /// When `other` has another number of columns.
+    pub fn append(&mut self, other: &RowBlock) {
+        assert_eq!(self.columns, other.columns, "blocks of one table have the same columns");
+        let offset = self.text.len();
+        self.text.push_str(&other.text);
+        self.ends.extend(other.ends.iter().map(|&e| {
+            let (end, null) = Self::split_value_end(e);
+            Self::value_end(end + offset, null)
+        }));
+        self.rows += other.rows;
+    }
+
     /// Values per row.
     pub fn columns(&self) -> usize {
         self.columns

@@ -286,7 +286,9 @@ pub struct CopyJob {
     pub tracked: HashMap<TableName, Tracked>,
     /// The snapshot's consistent point, once known.
     pub ready_at: Option<Lsn>,
-    pub rx: mpsc::Receiver<CopyMsg>,
+    rx: mpsc::Receiver<CopyMsg>,
+    /// A message received while coalescing rows, to hand out next.
+    held: Option<CopyMsg>,
     pub started: Instant,
     chunks_copied: u32,
     /// Every chunk's range, for its records.
@@ -339,7 +341,44 @@ impl CopyJob {
                 let _ = tx.send(CopyMsg::Failed(e)).await;
             }
         });
-        CopyJob { tables, progress, tracked, ready_at: None, rx, started: now, chunks_copied: 0, ranges, task }
+        CopyJob {
+            tables,
+            progress,
+            tracked,
+            ready_at: None,
+            rx,
+            held: None,
+            started: now,
+            chunks_copied: 0,
+            ranges,
+            task,
+        }
+    }
+
+    /// The workers' next message (`None` once they are all gone).
+    pub async fn next_msg(&mut self) -> Option<CopyMsg> {
+        match self.held.take() {
+            Some(msg) => Some(msg),
+            None => self.rx.recv().await,
+        }
+    }
+
+    /// Appends to `block` (rows of table `t`, just received) the rows of `t` the workers have
+    /// already sent right after it, up to about `max_bytes` of text, so that a destination slower
+    /// than the copy applies fewer, larger pieces. Stops at any other message and keeps it for
+    /// [`CopyJob::next_msg`]: the order of messages is unchanged, and applying consecutive
+    /// pieces of one table at once is applying them one after the other (no stream change can
+    /// come in between).
+    pub fn coalesce(&mut self, t: usize, block: &mut RowBlock, max_bytes: usize) {
+        while self.held.is_none() && block.text_bytes() < max_bytes {
+            match self.rx.try_recv() {
+                Ok(CopyMsg::Rows { table, block: more }) if table == t && more.columns() == block.columns() => {
+                    block.append(&more)
+                }
+                Ok(other) => self.held = Some(other),
+                Err(_) => return,
+            }
+        }
     }
 
     /// Table `t` was planned: the records of its chunks, to commit.

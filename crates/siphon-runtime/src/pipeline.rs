@@ -91,6 +91,11 @@ use crate::telemetry;
 /// committed without waiting for `flush.interval_ms`.
 const CAUGHT_UP_QUIET: Duration = Duration::from_millis(20);
 
+/// Copied rows already queued for one table are applied together up to about this much text
+/// (`CopyJob::coalesce`): few large pieces for a destination slower than the copy (DuckDB's
+/// upsert costs much per statement), while the workers send small ones that stay in cache.
+const COPY_APPLY_BYTES: usize = 8 << 20;
+
 /// Runs the pipeline until `shutdown` turns true (returns `Ok`) or a fatal error.
 ///
 /// Pause and resume come from the control API through a watch channel; the paused state is kept
@@ -343,7 +348,7 @@ fn open_plain_destination(config: &Config, state_dir: &StateDir) -> Result<Opene
 /// The running copy's next message (never, when none runs).
 async fn next_copy_msg(copy: &mut Option<copy::CopyJob>) -> Option<copy::CopyMsg> {
     match copy {
-        Some(job) => job.rx.recv().await,
+        Some(job) => job.next_msg().await,
         None => std::future::pending().await,
     }
 }
@@ -971,7 +976,8 @@ impl<S: Source> Pipeline<S> {
                 st.records.chunks.extend(records);
                 st.pending_since.get_or_insert_with(Instant::now);
             }
-            Some(copy::CopyMsg::Rows { table, block: rows }) => {
+            Some(copy::CopyMsg::Rows { table, block: mut rows }) => {
+                job.coalesce(table, &mut rows, COPY_APPLY_BYTES);
                 let schema = job.tables[table].schema.clone();
                 let n = rows.len() as u64;
                 let rows = match job.tracked.get(&schema.name).filter(|t| !t.is_empty()) {
