@@ -50,6 +50,15 @@
 //! above hold with `P` for `P0`. A chunk already done is never read again. Chunks are key
 //! ranges, which mean the same rows across snapshots (see `siphon_postgres::snapshot`).
 //!
+//! # Rows in blocks
+//!
+//! Workers send a chunk's rows in pieces, each one [`RowBlock`] (one text buffer with the
+//! values' offsets: nothing allocated per row or value). The pipeline resolves a block row by
+//! row in order ([`Tracked::resolve_block`], the cases above; a key is built only while the
+//! stream has touched some), and may apply several consecutive blocks of one table at once
+//! ([`CopyJob::coalesce`]): nothing from the stream is applied between them, so that is the same
+//! as applying them one after the other.
+//!
 //! While a table is being copied it is not exact at the checkpoint (some rows are from `C`,
 //! later than the checkpoint, until the stream passes `C`); it is exact again once its copy is
 //! done and the stream has passed `C`.
