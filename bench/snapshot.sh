@@ -7,15 +7,20 @@
 # siphon is timed from process start to its `backfill.finished` event (slot creation, planning
 # and the copy included); the baseline from the first psql start to the last one's end.
 # Prints rows/s, MB/s (of COPY text) and the ratios to the baseline, median of ROUNDS.
-# Usage: bash bench/snapshot.sh   (env: ROUNDS=3 ROWS=10000000 CONNS=4 CHUNK_ROWS=100000)
+# Usage: bash bench/snapshot.sh   (env: ROUNDS=3 ROWS=10000000 CONNS=4 CHUNK_ROWS=100000;
+#        SIPHON_BIN=path measures that binary instead of building this tree's)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 source scripts/pg.sh
 ROUNDS=${ROUNDS:-3}; ROWS=${ROWS:-10000000}; CONNS=${CONNS:-4}; CHUNK_ROWS=${CHUNK_ROWS:-100000}
 
-cargo build --release -p siphon-cli --quiet
-SIPHON="$CARGO_TARGET_DIR/release/siphon"
+if [ -n "${SIPHON_BIN:-}" ]; then
+  SIPHON=$SIPHON_BIN
+else
+  cargo build --release -p siphon-cli --quiet
+  SIPHON="$CARGO_TARGET_DIR/release/siphon"
+fi
 work=$(mktemp -d /tmp/siphon-bench-XXXXXX); chmod 755 "$work"
 port=$(free_port)
 pids=()

@@ -7,7 +7,7 @@
 //! own order in the source (row comparison `(k1, k2) >= (...)`), the order the sample was taken
 //! in, so the ranges of one plan partition the key space.
 
-use crate::row::Row;
+use crate::row::{Row, RowBlock};
 use crate::Error;
 
 /// A range of key values: `lower` inclusive, `upper` exclusive, `None` unbounded. Values are
@@ -41,14 +41,25 @@ pub fn ranges_from_sample(sample: &[Vec<String>], chunks: usize) -> Vec<KeyRange
     ranges
 }
 
-/// Where a source's chunk copy delivers rows (awaited, so a slow consumer slows the copy down).
+/// Where a source's chunk copy delivers rows (awaited, so a slow consumer slows the copy down):
+/// as [`Row`]s, or as a [`RowBlock`] (one buffer for a whole piece: what a copy should send when
+/// it can, since it costs no allocation per value on either side).
 pub trait AsyncRowSink {
     fn rows(&mut self, rows: Vec<Row>) -> impl std::future::Future<Output = Result<(), Error>> + Send;
+
+    /// The default hands the block's rows to [`AsyncRowSink::rows`].
+    fn block(&mut self, block: RowBlock) -> impl std::future::Future<Output = Result<(), Error>> + Send {
+        self.rows(block.into_rows())
+    }
 }
 
 impl<T: AsyncRowSink + Send> AsyncRowSink for &mut T {
     fn rows(&mut self, rows: Vec<Row>) -> impl std::future::Future<Output = Result<(), Error>> + Send {
         (**self).rows(rows)
+    }
+
+    fn block(&mut self, block: RowBlock) -> impl std::future::Future<Output = Result<(), Error>> + Send {
+        (**self).block(block)
     }
 }
 

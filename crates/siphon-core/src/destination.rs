@@ -7,7 +7,7 @@
 //! ```text
 //!   load_checkpoint                      once, at start
 //!   ensure_table*                        before the first rows of a table, and after a schema change
-//!   ( (apply | apply_rows)* commit )*   repeated; nothing applied is visible until commit
+//!   ( (apply | apply_block)* commit )*  repeated; nothing applied is visible until commit
 //!   rollback                             after an error, to discard what was applied since commit
 //! ```
 //!
@@ -140,6 +140,18 @@ pub trait Destination: Send {
             batch.push(crate::change::Change { table: table.clone(), kind: crate::change::ChangeKind::Insert { new } });
         }
         self.apply(batch)
+    }
+
+    /// Accepts copied rows of one table as one [`RowBlock`](crate::row::RowBlock): what the
+    /// runtime calls for a copy, with [`Destination::apply_rows`]' meaning. The default converts
+    /// the block to rows for `apply_rows`; a destination that can write values from `&str`
+    /// slices should override it, to allocate nothing per value.
+    fn apply_block(
+        &mut self,
+        table: &std::sync::Arc<TableSchema>,
+        block: crate::row::RowBlock,
+    ) -> Result<(), DestinationError> {
+        self.apply_rows(table, block.into_rows())
     }
 
     /// Makes everything accepted since the last commit durable, atomically with `checkpoint`.

@@ -37,6 +37,7 @@ pub mod query;
 pub mod types;
 pub mod verify;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -44,7 +45,7 @@ use duckdb::{appender_params_from_iter, params, Connection};
 use siphon_core::batch::{Batch, RowOp, TableBatch};
 use siphon_core::destination::{Checkpoint, ChunkRecord, Destination, DestinationError};
 use siphon_core::position::Lsn;
-use siphon_core::row::{Datum, Row};
+use siphon_core::row::{Datum, Row, RowBlock};
 use siphon_core::schema::{quote_ident, TableName, TableSchema};
 
 use types::{convert_sql, map_type, prepare_text, ColumnType};
@@ -251,6 +252,46 @@ impl DuckDbDestination {
         Ok(())
     }
 
+    /// Upserts copied rows (each value as text, `None` for NULL) through the stage, staging each
+    /// value without copying it when its type needs no conversion.
+    fn apply_copied<'a, R>(
+        &mut self,
+        table: &std::sync::Arc<TableSchema>,
+        rows: impl Iterator<Item = R>,
+    ) -> Result<(), DestinationError>
+    where
+        R: Iterator<Item = Option<&'a str>>,
+    {
+        self.begin()?;
+        self.prepare_for(table)?;
+        let name = table.name.clone();
+        let state = self
+            .tables
+            .get(&name)
+            .ok_or_else(|| DestinationError::fatal(format!("table {name} was not prepared before its rows arrived")))?;
+        let stage = state.stage.clone();
+        self.conn.execute(&format!("DELETE FROM temp.main.{stage}"), []).map_err(db_err("clearing the stage"))?;
+        {
+            let mut appender = self
+                .conn
+                .appender_to_catalog_and_db(&stage, "temp", "main")
+                .map_err(db_err("opening the stage appender"))?;
+            let mut values: Vec<Option<Cow<'a, str>>> = Vec::with_capacity(state.columns.len() + 1);
+            for row in rows {
+                values.clear();
+                values.push(Some(Cow::Borrowed("u")));
+                for (v, (col, ty)) in row.zip(&state.columns) {
+                    values.push(prepared_text(v, ty, &name, col)?);
+                }
+                appender.append_row(appender_params_from_iter(values.iter())).map_err(db_err("staging rows"))?;
+            }
+            appender.flush().map_err(db_err("staging rows"))?;
+        }
+        let (_, upsert_sql) = apply_statements(&name, state);
+        self.conn.execute(&upsert_sql, []).map_err(|e| cast_error(&name, "applying copied rows", e))?;
+        Ok(())
+    }
+
     /// Appends the batch's full rows and deletes to the stage; returns the partial rows and the
     /// moves.
     #[allow(clippy::type_complexity)]
@@ -385,13 +426,20 @@ pub(crate) fn prepared(
     table: &TableName,
     col: &str,
 ) -> Result<Option<String>, DestinationError> {
-    match d {
-        Datum::Text(t) => prepare_text(ty.conversion, t).map(|c| Some(c.into_owned())).map_err(|e| {
-            DestinationError::table(format!("cannot convert a value of column {table}.{col} to DuckDB {}", ty.sql_type))
-                .with_detail(e)
-        }),
-        Datum::Null | Datum::UnchangedToast => Ok(None),
-    }
+    Ok(prepared_text(d.as_text(), ty, table, col)?.map(Cow::into_owned))
+}
+
+/// [`prepared`] for a value as text (`None`: NULL), borrowing it when it needs no conversion.
+fn prepared_text<'a>(
+    v: Option<&'a str>,
+    ty: &ColumnType,
+    table: &TableName,
+    col: &str,
+) -> Result<Option<Cow<'a, str>>, DestinationError> {
+    v.map(|t| prepare_text(ty.conversion, t)).transpose().map_err(|e| {
+        DestinationError::table(format!("cannot convert a value of column {table}.{col} to DuckDB {}", ty.sql_type))
+            .with_detail(e)
+    })
 }
 
 fn cast_error(table: &TableName, what: &str, e: duckdb::Error) -> DestinationError {
@@ -584,34 +632,11 @@ impl Destination for DuckDbDestination {
     }
 
     fn apply_rows(&mut self, table: &std::sync::Arc<TableSchema>, rows: Vec<Row>) -> Result<(), DestinationError> {
-        self.begin()?;
-        self.prepare_for(table)?;
-        let name = table.name.clone();
-        let state = self
-            .tables
-            .get(&name)
-            .ok_or_else(|| DestinationError::fatal(format!("table {name} was not prepared before its rows arrived")))?;
-        let stage = state.stage.clone();
-        self.conn.execute(&format!("DELETE FROM temp.main.{stage}"), []).map_err(db_err("clearing the stage"))?;
-        {
-            let mut appender = self
-                .conn
-                .appender_to_catalog_and_db(&stage, "temp", "main")
-                .map_err(db_err("opening the stage appender"))?;
-            let mut values: Vec<Option<String>> = Vec::with_capacity(state.columns.len() + 1);
-            for row in &rows {
-                values.clear();
-                values.push(Some("u".into()));
-                for (d, (col, ty)) in row.iter().zip(&state.columns) {
-                    values.push(prepared(d, ty, &name, col)?);
-                }
-                appender.append_row(appender_params_from_iter(values.iter())).map_err(db_err("staging rows"))?;
-            }
-            appender.flush().map_err(db_err("staging rows"))?;
-        }
-        let (_, upsert_sql) = apply_statements(&name, state);
-        self.conn.execute(&upsert_sql, []).map_err(|e| cast_error(&name, "applying copied rows", e))?;
-        Ok(())
+        self.apply_copied(table, rows.iter().map(|r| r.iter().map(Datum::as_text)))
+    }
+
+    fn apply_block(&mut self, table: &std::sync::Arc<TableSchema>, block: RowBlock) -> Result<(), DestinationError> {
+        self.apply_copied(table, block.rows())
     }
 
     fn commit(&mut self, checkpoint: &Checkpoint) -> Result<(), DestinationError> {

@@ -76,7 +76,7 @@ use siphon_core::batch::{Batch, RowOp, TableBatch};
 use siphon_core::config::Secret;
 use siphon_core::destination::{Checkpoint, ChunkRecord, Destination, DestinationError};
 use siphon_core::position::Lsn;
-use siphon_core::row::Datum;
+use siphon_core::row::{Datum, RowBlock};
 use siphon_core::schema::{Column, TableName, TableSchema};
 use siphon_core::Error;
 use siphon_postgres::connect::Endpoint;
@@ -238,24 +238,46 @@ impl PgDestination {
         self.session.batch(&sql)
     }
 
-    /// Applies one table's batch: see the module doc.
-    fn apply_table(&mut self, tb: TableBatch) -> Result<(), Error> {
+    /// The table state for rows of `schema`, preparing the table when its columns differ.
+    fn prepared(&mut self, schema: &TableSchema) -> Result<TableState, Error> {
         // Around a schema change, rows of the old and the new shape can follow each other (and a
         // copy reads the catalog's newest shape): apply each with its own columns.
-        let prepared = self.tables.get(&tb.schema.name).is_some_and(|s| {
-            s.columns.len() == tb.schema.columns.len()
-                && s.columns.iter().zip(&tb.schema.columns).all(|(a, b)| a.name == b.name)
+        let prepared = self.tables.get(&schema.name).is_some_and(|s| {
+            s.columns.len() == schema.columns.len()
+                && s.columns.iter().zip(&schema.columns).all(|(a, b)| a.name == b.name)
         });
         if !prepared {
-            self.ensure_table(&tb.schema)?;
+            self.ensure_table(schema)?;
         }
+        let name = &schema.name;
+        self.tables
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::fatal(format!("table {name} was not prepared before its rows arrived")))
+    }
+
+    /// Upserts copied rows (a block's): the batch path's stage and upsert, without a batch.
+    fn apply_copied(&mut self, schema: &TableSchema, block: &RowBlock) -> Result<(), Error> {
+        if block.is_empty() {
+            return Ok(());
+        }
+        let state = self.prepared(schema)?;
+        let staged = Staged::encode_copied(block, &state, &schema.name)?;
+        let apply = Apply { table: &state.target, columns: &state.columns, key: &state.key };
+        let width = state.columns.len();
+        let statements = [apply.upsert(), dialect::clear_stage(width)];
+        let result = self
+            .session
+            .copy_in(&dialect::copy_into_stage(width), &staged.data)
+            .and_then(|_| self.session.batch(&statements.join(";\n")));
+        result.map_err(|e| self.explain(&schema.name, &staged.data, e))
+    }
+
+    /// Applies one table's batch: see the module doc.
+    fn apply_table(&mut self, tb: TableBatch) -> Result<(), Error> {
         let name = tb.schema.name.clone();
-        let state = self
-            .tables
-            .get(&name)
-            .ok_or_else(|| Error::fatal(format!("table {name} was not prepared before its rows arrived")))?;
         // Key moves that left TOASTed values out read the row they leave before the deletes.
-        let state = state.clone();
+        let state = self.prepared(&tb.schema)?;
         for op in tb.ops() {
             if let RowOp::Move { from, row } = op {
                 let (sql, args) = move_statement(&state, from, row);
@@ -407,6 +429,25 @@ impl Staged {
         }
         staged.data = Bytes::from(data);
         Ok(staged)
+    }
+}
+
+impl Staged {
+    /// Copied rows as upserts (`u`, no keep mask, the values).
+    fn encode_copied(block: &RowBlock, state: &TableState, table: &TableName) -> Result<Staged, Error> {
+        let width = state.columns.len();
+        if block.columns() != width {
+            return Err(Error::fatal(format!("a row of {table} has {} values for {width} columns", block.columns())));
+        }
+        let mut data = Vec::with_capacity(block.text_bytes() + block.len() * (width + 6));
+        let mut fields: Vec<Option<&str>> = Vec::with_capacity(width + 2);
+        for row in block.rows() {
+            fields.clear();
+            fields.extend([Some("u"), None]);
+            fields.extend(row);
+            encode_row(&fields, &mut data);
+        }
+        Ok(Staged { data: Bytes::from(data), deletes: 0, upserts: block.len(), partials: 0 })
     }
 }
 
@@ -623,6 +664,11 @@ impl Destination for PgDestination {
             self.apply_table(tb)?;
         }
         Ok(())
+    }
+
+    fn apply_block(&mut self, table: &std::sync::Arc<TableSchema>, block: RowBlock) -> Result<(), DestinationError> {
+        self.begin("could not start a destination transaction")?;
+        self.apply_copied(table, &block)
     }
 
     fn commit(&mut self, cp: &Checkpoint) -> Result<(), DestinationError> {

@@ -25,13 +25,12 @@
 
 use futures_util::StreamExt;
 use siphon_core::copy::{ranges_from_sample, AsyncRowSink, KeyRange};
-use siphon_core::row::{Datum, Row};
 use siphon_core::schema::{quote_ident, quote_literal, TableSchema};
 use siphon_core::Error;
 use tokio_postgres::Client;
 
 use crate::connect::classify;
-use crate::protocol::copy_text::CopyTextDecoder;
+use crate::protocol::copy_text::CopyBlockDecoder;
 
 /// Rows sampled per planned chunk to place the boundaries.
 const SAMPLES_PER_CHUNK: u64 = 64;
@@ -121,8 +120,8 @@ pub fn range_condition(schema: &TableSchema, range: &KeyRange) -> String {
 }
 
 /// Reads the rows of `range` of `schema`'s table at `snapshot` on `client` (a connection of its
-/// own, idle), passing rows to `on_rows` in pieces of about `piece_bytes` bytes of COPY data.
-/// Returns the number of rows read.
+/// own, idle), passing rows to `on_rows` in blocks of about `piece_bytes` bytes of COPY data
+/// ([`AsyncRowSink::block`]). Returns the number of rows read.
 pub async fn copy_chunk(
     client: &Client,
     snapshot: &str,
@@ -148,30 +147,28 @@ pub async fn copy_chunk(
     );
     let stream = client.copy_out(sql.as_str()).await.map_err(|e| classify(e, &what))?;
     futures_util::pin_mut!(stream);
-    let mut decoder = CopyTextDecoder::new(schema.columns.len());
-    let mut decoded = Vec::new();
+    let mut decoder = CopyBlockDecoder::new(schema.columns.len());
+    let invalid = |e: crate::protocol::CopyDecodeError| Error::fatal(what.clone()).with_detail(e.to_string());
     let (mut pending_bytes, mut total) = (0usize, 0u64);
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| classify(e, &what))?;
         pending_bytes += chunk.len();
-        decoder.push(&chunk, &mut decoded).map_err(|e| Error::fatal(what.clone()).with_detail(e.to_string()))?;
+        decoder.push(&chunk).map_err(invalid)?;
         if pending_bytes >= piece_bytes {
-            total += decoded.len() as u64;
-            on_rows.rows(decoded.drain(..).map(to_row).collect()).await?;
+            let block = decoder.take().map_err(invalid)?;
+            total += block.len() as u64;
+            on_rows.block(block).await?;
             pending_bytes = 0;
         }
     }
-    decoder.finish().map_err(|e| Error::fatal(what.clone()).with_detail(e.to_string()))?;
-    total += decoded.len() as u64;
-    if !decoded.is_empty() {
-        on_rows.rows(decoded.into_iter().map(to_row).collect()).await?;
+    decoder.finish().map_err(invalid)?;
+    let block = decoder.take().map_err(invalid)?;
+    total += block.len() as u64;
+    if !block.is_empty() {
+        on_rows.block(block).await?;
     }
     client.batch_execute("COMMIT").await.map_err(|e| classify(e, &what))?;
     Ok(total)
-}
-
-fn to_row(fields: Vec<Option<String>>) -> Row {
-    fields.into_iter().map(Datum::from).collect()
 }
 
 #[cfg(test)]

@@ -50,6 +50,15 @@
 //! above hold with `P` for `P0`. A chunk already done is never read again. Chunks are key
 //! ranges, which mean the same rows across snapshots (see `siphon_postgres::snapshot`).
 //!
+//! # Rows in blocks
+//!
+//! Workers send a chunk's rows in pieces, each one [`RowBlock`] (one text buffer with the
+//! values' offsets: nothing allocated per row or value). The pipeline resolves a block row by
+//! row in order ([`Tracked::resolve_block`], the cases above; a key is built only while the
+//! stream has touched some), and may apply several consecutive blocks of one table at once
+//! ([`CopyJob::coalesce`]): nothing from the stream is applied between them, so that is the same
+//! as applying them one after the other.
+//!
 //! While a table is being copied it is not exact at the checkpoint (some rows are from `C`,
 //! later than the checkpoint, until the stream passes `C`); it is exact again once its copy is
 //! done and the stream has passed `C`.
@@ -61,7 +70,7 @@ use std::time::{Duration, Instant};
 use siphon_core::config::SnapshotConfig;
 use siphon_core::copy::KeyRange;
 use siphon_core::destination::ChunkRecord;
-use siphon_core::row::{Datum, Row};
+use siphon_core::row::{Datum, Row, RowBlock};
 use siphon_core::schema::{TableName, TableSchema};
 use siphon_core::{Error, Lsn};
 use tokio::sync::mpsc;
@@ -118,9 +127,10 @@ pub enum CopyMsg {
         chunks: Vec<(u32, KeyRange)>,
         estimated_rows: u64,
     },
+    /// Copied rows of a table (a piece of a chunk).
     Rows {
         table: usize,
-        rows: Vec<Row>,
+        block: RowBlock,
     },
     ChunkDone {
         table: usize,
@@ -195,6 +205,43 @@ impl Tracked {
     pub fn is_empty(&self) -> bool {
         !self.truncated && self.keys.is_empty()
     }
+
+    /// The copied rows of `block` (of `schema`'s table) to apply, each as [`Tracked::resolve`]
+    /// decides: `block` itself when the stream touched none of its keys.
+    pub fn resolve_block(&self, schema: &TableSchema, block: RowBlock) -> RowBlock {
+        if self.truncated {
+            return RowBlock::new(block.columns());
+        }
+        if self.keys.is_empty() {
+            return block;
+        }
+        let key_columns = schema.key_indices();
+        // Built from the first row the stream touched on; until then, `block` is the answer.
+        let mut resolved: Option<RowBlock> = None;
+        for i in 0..block.len() {
+            let key: Vec<Datum> = key_columns.iter().map(|&c| text_datum(block.value(i, c))).collect();
+            if !self.keys.contains_key(&key) {
+                if let Some(r) = &mut resolved {
+                    r.push_row(block.row(i));
+                }
+                continue;
+            }
+            let r = resolved.get_or_insert_with(|| {
+                let mut r = RowBlock::new(block.columns());
+                (0..i).for_each(|j| r.push_row(block.row(j)));
+                r
+            });
+            if let Some(row) = self.resolve(&key, block.row(i).map(text_datum).collect()) {
+                // A copied row has no unchanged TOAST values, and the updates laid over it bring none.
+                r.push_row(row.iter().map(Datum::as_text));
+            }
+        }
+        resolved.unwrap_or(block)
+    }
+}
+
+fn text_datum(v: Option<&str>) -> Datum {
+    v.map_or(Datum::Null, |t| Datum::Text(t.to_owned()))
 }
 
 /// The key columns' values of `row`.
@@ -248,7 +295,9 @@ pub struct CopyJob {
     pub tracked: HashMap<TableName, Tracked>,
     /// The snapshot's consistent point, once known.
     pub ready_at: Option<Lsn>,
-    pub rx: mpsc::Receiver<CopyMsg>,
+    rx: mpsc::Receiver<CopyMsg>,
+    /// A message received while coalescing rows, to hand out next.
+    held: Option<CopyMsg>,
     pub started: Instant,
     chunks_copied: u32,
     /// Every chunk's range, for its records.
@@ -301,7 +350,44 @@ impl CopyJob {
                 let _ = tx.send(CopyMsg::Failed(e)).await;
             }
         });
-        CopyJob { tables, progress, tracked, ready_at: None, rx, started: now, chunks_copied: 0, ranges, task }
+        CopyJob {
+            tables,
+            progress,
+            tracked,
+            ready_at: None,
+            rx,
+            held: None,
+            started: now,
+            chunks_copied: 0,
+            ranges,
+            task,
+        }
+    }
+
+    /// The workers' next message (`None` once they are all gone).
+    pub async fn next_msg(&mut self) -> Option<CopyMsg> {
+        match self.held.take() {
+            Some(msg) => Some(msg),
+            None => self.rx.recv().await,
+        }
+    }
+
+    /// Appends to `block` (rows of table `t`, just received) the rows of `t` the workers have
+    /// already sent right after it, up to about `max_bytes` of text, so that a destination slower
+    /// than the copy applies fewer, larger pieces. Stops at any other message and keeps it for
+    /// [`CopyJob::next_msg`]: the order of messages is unchanged, and applying consecutive
+    /// pieces of one table at once is applying them one after the other (no stream change can
+    /// come in between).
+    pub fn coalesce(&mut self, t: usize, block: &mut RowBlock, max_bytes: usize) {
+        while self.held.is_none() && block.text_bytes() < max_bytes {
+            match self.rx.try_recv() {
+                Ok(CopyMsg::Rows { table, block: more }) if table == t && more.columns() == block.columns() => {
+                    block.append(&more)
+                }
+                Ok(other) => self.held = Some(other),
+                Err(_) => return,
+            }
+        }
     }
 
     /// Table `t` was planned: the records of its chunks, to commit.
@@ -489,7 +575,7 @@ async fn work<S: Source>(
             conn = Some(source.copy_connect().await?);
         }
         let c = conn.as_mut().expect("connected above");
-        let mut sink = ChunkSink { tx: &tx, table: t };
+        let mut sink = ChunkSink { tx: &tx, table: t, columns: schemas[t].columns.len() };
         let rows = source.copy_chunk(c, &snapshot, &schemas[t], &range, &mut sink).await?;
         tx.send(CopyMsg::ChunkDone { table: t, chunk, rows })
             .await
@@ -579,6 +665,55 @@ mod tests {
         tr.truncated();
         tr.written(vec![t("1")], &vec![t("1")]);
         assert_eq!(tr.resolve(&[t("2")], vec![t("2")]), None);
+    }
+
+    fn schema() -> TableSchema {
+        use siphon_core::schema::{Column, SourceType};
+        let col = |n: &str, key: bool| Column {
+            name: n.into(),
+            source_type: SourceType { oid: 25, modifier: -1, name: "text".into(), base: None },
+            is_key: key,
+            nullable: !key,
+        };
+        TableSchema {
+            name: TableName::new("app", "t"),
+            columns: vec![col("v", false), col("id", true), col("w", false)],
+        }
+    }
+
+    fn block(rows: &[[Option<&str>; 3]]) -> RowBlock {
+        let mut b = RowBlock::new(3);
+        rows.iter().for_each(|r| b.push_row(r.iter().copied()));
+        b
+    }
+
+    #[test]
+    fn a_block_is_resolved_row_by_row_in_order() {
+        let copied = block(&[
+            [Some("a1"), Some("1"), Some("w1")],
+            [Some("a2"), Some("2"), None],
+            [Some("a3"), Some("3"), Some("w3")],
+            [Some("a4"), Some("4"), Some("w4")],
+        ]);
+        let mut tr = Tracked::default();
+        assert_eq!(tr.resolve_block(&schema(), copied.clone()), copied, "nothing touched: the block itself");
+        tr.deleted(vec![t("2")]);
+        tr.written(vec![t("3")], &vec![t("new"), t("3"), Datum::UnchangedToast]);
+        tr.written(vec![t("9")], &vec![t("x"), t("9"), t("y")]);
+        let resolved = tr.resolve_block(&schema(), copied.clone());
+        // Row 2 dropped, row 3 merged with the update that left `w` out, rows 1 and 4 as copied.
+        let expected = block(&[
+            [Some("a1"), Some("1"), Some("w1")],
+            [Some("new"), Some("3"), Some("w3")],
+            [Some("a4"), Some("4"), Some("w4")],
+        ]);
+        assert_eq!(resolved, expected);
+        // The same answer as resolving each row on its own.
+        let one_by_one: Vec<Row> =
+            copied.into_rows().into_iter().filter_map(|row| tr.resolve(&key_of(&schema(), &row), row)).collect();
+        assert_eq!(resolved.into_rows(), one_by_one);
+        tr.truncated();
+        assert!(tr.resolve_block(&schema(), block(&[[None, Some("5"), None]])).is_empty());
     }
 
     #[test]

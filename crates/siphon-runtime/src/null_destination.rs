@@ -69,6 +69,14 @@ impl Destination for NullDestination {
         Ok(())
     }
 
+    fn apply_block(
+        &mut self,
+        _table: &std::sync::Arc<TableSchema>,
+        _block: siphon_core::row::RowBlock,
+    ) -> Result<(), DestinationError> {
+        Ok(())
+    }
+
     fn commit(&mut self, checkpoint: &Checkpoint) -> Result<(), DestinationError> {
         for t in &checkpoint.snapshotted_tables {
             if !self.snapshotted.contains(t) {

@@ -91,6 +91,11 @@ use crate::telemetry;
 /// committed without waiting for `flush.interval_ms`.
 const CAUGHT_UP_QUIET: Duration = Duration::from_millis(20);
 
+/// Copied rows already queued for one table are applied together up to about this much text
+/// (`CopyJob::coalesce`): few large pieces for a destination slower than the copy (DuckDB's
+/// upsert costs much per statement), while the workers send small ones that stay in cache.
+const COPY_APPLY_BYTES: usize = 8 << 20;
+
 /// Runs the pipeline until `shutdown` turns true (returns `Ok`) or a fatal error.
 ///
 /// Pause and resume come from the control API through a watch channel; the paused state is kept
@@ -352,7 +357,7 @@ fn open_plain_destination(config: &Config, state_dir: &StateDir) -> Result<Opene
 /// The running copy's next message (never, when none runs).
 async fn next_copy_msg(copy: &mut Option<copy::CopyJob>) -> Option<copy::CopyMsg> {
     match copy {
-        Some(job) => job.rx.recv().await,
+        Some(job) => job.next_msg().await,
         None => std::future::pending().await,
     }
 }
@@ -995,14 +1000,13 @@ impl<S: Source> Pipeline<S> {
                 st.records.chunks.extend(records);
                 st.pending_since.get_or_insert_with(Instant::now);
             }
-            Some(copy::CopyMsg::Rows { table, rows }) => {
+            Some(copy::CopyMsg::Rows { table, block: mut rows }) => {
+                job.coalesce(table, &mut rows, COPY_APPLY_BYTES);
                 let schema = job.tables[table].schema.clone();
                 let n = rows.len() as u64;
                 let rows = match job.tracked.get(&schema.name).filter(|t| !t.is_empty()) {
                     None => rows,
-                    Some(t) => {
-                        rows.into_iter().filter_map(|row| t.resolve(&copy::key_of(&schema, &row), row)).collect()
-                    }
+                    Some(t) => t.resolve_block(&schema, rows),
                 };
                 job.progress[table].rows_copied += n;
                 self.status.snapshot_rows += n;
@@ -1015,7 +1019,7 @@ impl<S: Source> Pipeline<S> {
                     if !batch.is_empty() {
                         self.destination.apply(batch)?;
                     }
-                    self.destination.apply_rows(&schema, rows)
+                    self.destination.apply_block(&schema, rows)
                 })?;
             }
             Some(copy::CopyMsg::ChunkDone { table, chunk, rows }) => {

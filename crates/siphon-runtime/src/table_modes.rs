@@ -28,7 +28,7 @@ use std::sync::Arc;
 use siphon_core::batch::{Batch, RowOp, TableBatch};
 use siphon_core::destination::{Checkpoint, ChunkRecord, Destination, DestinationError};
 use siphon_core::modes::{format_timestamptz, now_pg_micros, TableMap, TableModes};
-use siphon_core::row::Row;
+use siphon_core::row::{Row, RowBlock};
 use siphon_core::schema::{Column, TableName, TableSchema};
 
 pub struct ModedDestination {
@@ -217,6 +217,13 @@ impl Destination for ModedDestination {
         let mapped: Vec<Row> = rows.iter().map(|r| map.copied_row(r, &synced_at)).collect();
         let schema = map.table.clone();
         self.inner.apply_rows(&schema, mapped)
+    }
+
+    fn apply_block(&mut self, table: &Arc<TableSchema>, block: RowBlock) -> Result<(), DestinationError> {
+        if self.map(table)?.mode.is_plain() {
+            return self.inner.apply_block(table, block);
+        }
+        self.apply_rows(table, block.into_rows())
     }
 
     fn commit(&mut self, checkpoint: &Checkpoint) -> Result<(), DestinationError> {

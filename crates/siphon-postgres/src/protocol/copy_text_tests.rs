@@ -260,6 +260,29 @@ fn decode_chunks(columns: usize, chunks: &[Vec<u8>]) -> Result<Vec<CopyRow>, Cop
     Ok(out)
 }
 
+fn block_rows(block: &RowBlock) -> Vec<CopyRow> {
+    block.rows().map(|r| r.map(|v| v.map(str::to_owned)).collect()).collect()
+}
+
+/// The block decoder over `chunks`, taking a block after each chunk whose index is in `takes`
+/// (and at the end).
+fn decode_blocks(columns: usize, chunks: &[Vec<u8>], takes: &[usize]) -> Result<Vec<CopyRow>, CopyDecodeError> {
+    let mut d = CopyBlockDecoder::new(columns);
+    let mut out = Vec::new();
+    for (i, chunk) in chunks.iter().enumerate() {
+        d.push(chunk)?;
+        if takes.contains(&i) {
+            let block = d.take()?;
+            assert_eq!(block.columns(), columns);
+            out.extend(block_rows(&block));
+            assert_eq!(d.rows_decoded(), out.len() as u64);
+        }
+    }
+    d.finish()?;
+    out.extend(block_rows(&d.take()?));
+    Ok(out)
+}
+
 /// One way to write byte `b` of a field, chosen by `how`; returns the raw
 /// COPY text that decodes back to `b`.
 fn escape_byte(b: u8, how: u8) -> Vec<u8> {
@@ -306,6 +329,38 @@ fn encode_with_random_escapes(row: &[Option<String>], hows: &[u8], out: &mut Vec
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    #[test]
+    fn block_roundtrip_all_escape_forms(
+        (columns, rows) in arb_rows(),
+        hows in vec(any::<u8>(), 1..32),
+        points in vec(any::<prop::sample::Index>(), 0..8),
+        takes in vec(0usize..9, 0..4),
+    ) {
+        let mut data = Vec::new();
+        for row in &rows {
+            encode_with_random_escapes(row, &hows, &mut data);
+        }
+        let chunks = split_chunks(&data, &points);
+        prop_assert_eq!(decode_blocks(columns, &chunks, &takes), Ok(rows));
+    }
+
+    /// On any bytes, split and taken anywhere: the block decoder's rows or error are the row
+    /// decoder's.
+    #[test]
+    fn block_decoder_agrees_with_row_decoder(
+        data in vec(prop_oneof![
+            Just(b'\t'), Just(b'\n'), Just(b'\\'), Just(b'N'), Just(b'x'), Just(b'4'), Just(b'a'),
+            Just(b'\r'), Just(0xC3), Just(0xA9), Just(0xFF), any::<u8>(),
+        ], 0..96),
+        columns in 0usize..4,
+        points in vec(any::<prop::sample::Index>(), 0..8),
+        takes in vec(0usize..9, 0..4),
+    ) {
+        let chunks = split_chunks(&data, &points);
+        let rows = decode_chunks(columns, std::slice::from_ref(&data));
+        prop_assert_eq!(decode_blocks(columns, &chunks, &takes), rows);
+    }
 
     #[test]
     fn roundtrip_with_arbitrary_chunks(
@@ -417,3 +472,54 @@ const SERVER_ROWS: &[[Option<&str>; 4]] = &[
     [Some("28"), Some("}6\u{1a}p"), Some("#z@"), Some("{1,NULL,3}")],
     [Some("29"), Some("+😀\u{14}=>"), Some("f\u{13}>ASV\u{7f}"), Some("{1,NULL,3}")],
 ];
+
+// ---------------------------------------------------------------------------
+// The block decoder (beyond the property tests above)
+// ---------------------------------------------------------------------------
+
+#[test]
+fn block_server_output_at_every_split_point() {
+    let expected: Vec<CopyRow> =
+        SERVER_ROWS.iter().map(|row| row.iter().map(|v| v.map(str::to_owned)).collect()).collect();
+    for split in 0..=SERVER_COPY.len() {
+        let (a, b) = SERVER_COPY.split_at(split);
+        let chunks = [a.to_vec(), b.to_vec()];
+        assert_eq!(decode_blocks(4, &chunks, &[]), Ok(expected.clone()), "split {split}");
+        assert_eq!(decode_blocks(4, &chunks, &[0]), Ok(expected.clone()), "split {split}, taken between");
+    }
+}
+
+#[test]
+fn block_keeps_a_partial_row_across_takes() {
+    let mut d = CopyBlockDecoder::new(2);
+    d.push(b"1\t\\N\n2\tb\\").expect("push");
+    let first = d.take().expect("take");
+    assert_eq!(block_rows(&first), vec![vec![s("1"), None]]);
+    d.push(b"x41\n").expect("push");
+    d.finish().expect("finish");
+    assert_eq!(block_rows(&d.take().expect("take")), vec![vec![s("2"), s("bA")]]);
+    assert_eq!(d.rows_decoded(), 2);
+}
+
+#[test]
+fn block_reports_invalid_utf8_before_a_later_structural_error() {
+    // The row decoder stops at the value that is not UTF-8, in row 1; the block decoder
+    // validates at `take`, but reports that value too when a later row is malformed.
+    let data = b"\\xff\tok\na\tb\tc\n";
+    let e = decode_blocks(2, &[data.to_vec()], &[]).expect_err("invalid");
+    assert_eq!((e.row, e.column, e.kind.clone()), (1, 1, CopyErrorKind::InvalidUtf8));
+    assert_eq!(decode_all(2, data), Err(e));
+    // ...and at `take` when nothing else is wrong, naming its row across earlier takes.
+    let e = decode_blocks(2, &[b"a\tb\n".to_vec(), b"c\t\xc3\n".to_vec()], &[0]).expect_err("invalid");
+    assert_eq!((e.row, e.column, e.kind), (2, 2, CopyErrorKind::InvalidUtf8));
+}
+
+#[test]
+fn block_errors_are_sticky() {
+    let mut d = CopyBlockDecoder::new(1);
+    d.push(b"\xff\n").expect("push defers validation");
+    let e = d.take().expect_err("invalid");
+    assert_eq!(d.push(b"c\n"), Err(e.clone()));
+    assert_eq!(d.finish(), Err(e.clone()));
+    assert_eq!(d.take(), Err(e));
+}

@@ -21,5 +21,5 @@
 pub mod copy_text;
 pub mod pgoutput;
 
-pub use copy_text::{CopyDecodeError, CopyTextDecoder};
+pub use copy_text::{CopyBlockDecoder, CopyDecodeError, CopyTextDecoder};
 pub use pgoutput::{DecodeError, PgOutputMessage};

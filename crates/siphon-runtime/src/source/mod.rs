@@ -26,7 +26,7 @@ use std::sync::Arc;
 use siphon_core::change::SourceEvent;
 use siphon_core::copy::{AsyncRowSink, KeyRange};
 use siphon_core::destination::Checkpoint;
-use siphon_core::row::Row;
+use siphon_core::row::{Row, RowBlock};
 use siphon_core::schema::{TableName, TableSchema};
 use siphon_core::{Error, Lsn};
 use tokio::sync::mpsc;
@@ -224,10 +224,13 @@ pub trait Source: Clone + Send + Sync + 'static {
     fn release_snapshot(&self, _snapshot: Self::Snapshot) {}
 }
 
-/// Where a copy worker sends a chunk: its consistent point (when it has its own) and its rows.
+/// Where a copy worker sends a chunk: its consistent point (when it has its own) and its rows,
+/// best as [`RowBlock`]s ([`AsyncRowSink::block`]); [`AsyncRowSink::rows`] puts rows into one.
 pub struct ChunkSink<'a> {
     pub(crate) tx: &'a mpsc::Sender<CopyMsg>,
     pub(crate) table: usize,
+    /// The table's columns (every row has one value per column).
+    pub(crate) columns: usize,
 }
 
 fn cancelled() -> Error {
@@ -244,7 +247,21 @@ impl ChunkSink<'_> {
 
 impl AsyncRowSink for ChunkSink<'_> {
     async fn rows(&mut self, rows: Vec<Row>) -> Result<(), Error> {
-        self.tx.send(CopyMsg::Rows { table: self.table, rows }).await.map_err(|_| cancelled())
+        let block = RowBlock::from_rows(self.columns, &rows).map_err(|e| {
+            Error::fatal("a copy produced a row that does not fit its table").with_detail(e.to_string())
+        })?;
+        self.block(block).await
+    }
+
+    async fn block(&mut self, block: RowBlock) -> Result<(), Error> {
+        if block.columns() != self.columns {
+            return Err(Error::fatal("a copy produced a row that does not fit its table").with_detail(format!(
+                "{} values for {} columns",
+                block.columns(),
+                self.columns
+            )));
+        }
+        self.tx.send(CopyMsg::Rows { table: self.table, block }).await.map_err(|_| cancelled())
     }
 }
 pub mod postgres;
