@@ -628,6 +628,9 @@ impl<S: Source> Pipeline<S> {
     ) -> Result<(Lsn, Option<PendingCopy<S::Snapshot>>), Error> {
         self.set_phase(Phase::Snapshotting);
         let fresh = self.source.fresh_start(gap.is_some()).await?;
+        self.state_dir.reset_confirmed().map_err(|e| {
+            Error::fatal("could not reset the confirmed position in the state directory").with_detail(e.to_string())
+        })?;
         let (lsn, identity) = (fresh.position, fresh.identity);
         let job = copy::new_job_id();
         let mut old_jobs: Vec<String> = records.iter().map(|r| r.job.clone()).collect();

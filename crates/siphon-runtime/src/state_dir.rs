@@ -45,6 +45,15 @@ impl StateDir {
             .unwrap_or_default()
     }
 
+    /// Forgets the confirmed position: a fresh start begins a new position history (a new slot,
+    /// or another server), in which an older history's positions mean nothing.
+    pub fn reset_confirmed(&self) -> std::io::Result<()> {
+        match std::fs::remove_file(self.path.join("confirmed_lsn")) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
     /// Records `lsn` as confirmed (before it is sent to the server).
     pub fn record_confirmed(&self, lsn: siphon_core::Lsn) -> std::io::Result<()> {
         if lsn <= self.confirmed() {

@@ -399,7 +399,10 @@ impl CopyBlockDecoder {
                 // The decoder builds the layout a block requires; the tests hold it to that.
                 other => panic!("the COPY block decoder broke the block layout: {other}"),
             };
-            self.fail(e)
+            // Every value of the block precedes the values still in the decoder: this error is
+            // the first (`fail` would prefer an invalid value of the partial row after it).
+            self.failed = Some(e.clone());
+            e
         })
     }
 

@@ -105,12 +105,19 @@ impl Source for MySqlSource {
         Ok(schemas)
     }
 
+    /// Resumes at the checkpoint, or at the position siphon last confirmed while idle when that
+    /// is later (`confirmed`: everything before it was received and committed, and heartbeats
+    /// carried the server's position past commits of nothing — e.g. a binlog rotation on an idle
+    /// server, after which the checkpoint's file may be purged without any change lost).
     async fn continuity(
         &self,
         cp: &Checkpoint,
-        _confirmed: Lsn,
+        confirmed: Lsn,
         _anchor: Option<&crate::upgrade::Anchor>,
     ) -> Result<Continuity, Error> {
+        let mut cp = cp.clone();
+        cp.lsn = cp.lsn.max(confirmed);
+        let cp = &cp;
         let mut conn = self.connector.conn().await?;
         let identity = catalog::server_identity(&mut conn).await?;
         let gap = |reason: String| Ok(Continuity::Gap(Gap { reason, from: cp.lsn }));
