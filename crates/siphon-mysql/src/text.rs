@@ -23,6 +23,7 @@
 
 use mysql_common::binlog::jsonb;
 use mysql_common::value::Value;
+use siphon_core::pgtext::array_text::write_json_string;
 
 use crate::types::{Charset, ColumnKind};
 
@@ -450,24 +451,6 @@ fn mysql_base64(data: &[u8]) -> String {
         out.push(if chunk.len() > 2 { T[c as usize & 63] as char } else { '=' });
     }
     out
-}
-
-fn write_json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 /// A JSON double as MySQL prints it: `my_gcvt(x, MY_GCVT_ARG_DOUBLE, MY_GCVT_MAX_FIELD_WIDTH)`
