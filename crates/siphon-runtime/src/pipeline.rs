@@ -563,7 +563,7 @@ impl<S: Source> Pipeline<S> {
         let (catalog_tx, catalog) = tokio::sync::mpsc::channel(4);
         let poller = (self.config.source.schema_poll_s > 0).then(|| {
             let every = Duration::from_secs(self.config.source.schema_poll_s);
-            tokio::spawn(self.source.poll_catalog(configured.clone(), every, catalog_tx))
+            tokio::spawn(crate::source::poll_catalog(self.source.clone(), configured.clone(), every, catalog_tx))
         });
         let mut state = Stream {
             catalog,

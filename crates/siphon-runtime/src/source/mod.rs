@@ -152,18 +152,20 @@ pub trait Source: Clone + Send + Sync + 'static {
         tables: &[Arc<TableSchema>],
     ) -> impl Future<Output = Result<Self::Stream, Error>> + Send;
 
-    /// Reads the replicated tables' columns from the catalog every `every` for the session's
-    /// life, sending what it sees to `tx`: the `configured` tables, or every table the source
-    /// offers now (so a table that joined it is seen too). The default never sends (the source
-    /// reports schema changes in the stream itself).
-    fn poll_catalog(
+    /// The tables the catalog poll ([`poll_catalog`]) reads: the `configured` ones, or every
+    /// table the source offers now (so a table that joined it is seen too).
+    fn catalog_tables(
         &self,
-        _configured: Option<Vec<TableName>>,
-        _every: std::time::Duration,
-        _tx: mpsc::Sender<CatalogSeen>,
-    ) -> impl Future<Output = ()> + Send + 'static {
-        std::future::pending()
-    }
+        conn: &mut Self::Conn,
+        configured: Option<&[TableName]>,
+    ) -> impl Future<Output = Result<Vec<TableName>, Error>> + Send;
+
+    /// One table's columns as the catalog shows them now, with the source's position read after.
+    fn catalog_table(
+        &self,
+        conn: &mut Self::Conn,
+        table: &TableName,
+    ) -> impl Future<Output = Result<CatalogSeen, Error>> + Send;
 
     /// Each current column's stable identity in the source catalog (PostgreSQL: `attnum`), which
     /// a rename keeps and a drop-and-add does not; `None` when the source has none.
@@ -265,6 +267,58 @@ impl AsyncRowSink for ChunkSink<'_> {
     }
 }
 pub mod postgres;
+
+/// Reads the replicated tables' columns from `source`'s catalog every `every` for the session's
+/// life, sending what it sees to `tx` (see [`Source::catalog_tables`]). A table that cannot be
+/// replicated (no key) is reported once and skipped; a connection error reconnects at the next
+/// round.
+///
+/// Why polling (and not, on PostgreSQL, an event trigger that emits a logical message): it needs
+/// no superuser, creates nothing in the source database, and sees changes made by any role; the
+/// cost is one small catalog query per table per interval, and a delay of at most `every`.
+pub async fn poll_catalog<S: Source>(
+    source: S,
+    configured: Option<Vec<TableName>>,
+    every: std::time::Duration,
+    tx: mpsc::Sender<CatalogSeen>,
+) {
+    let mut conn = None;
+    let mut refused = std::collections::HashSet::new();
+    loop {
+        tokio::time::sleep(every).await;
+        if conn.is_none() {
+            conn = source.copy_connect().await.ok();
+        }
+        let Some(c) = conn.as_mut() else { continue };
+        let tables = match source.catalog_tables(c, configured.as_deref()).await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::debug!(error = %e, "catalog poll failed");
+                conn = None;
+                continue;
+            }
+        };
+        for t in &tables {
+            match source.catalog_table(c, t).await {
+                Ok(seen) => {
+                    if tx.send(seen).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) if !e.is_transient() => {
+                    if refused.insert(t.clone()) {
+                        tracing::warn!(table = %t, error = %e, "a table of the source cannot be replicated");
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(table = %t, error = %e, "catalog poll failed");
+                    conn = None;
+                    break;
+                }
+            }
+        }
+    }
+}
 
 /// Refuses a command that exists only for a PostgreSQL source (slots, upgrades, verify), with
 /// a clear error for another kind.

@@ -19,7 +19,6 @@
 //! applies the rows once the stream has passed it (the argument is in [`crate::copy`]).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use siphon_core::config::Secret;
 use siphon_core::copy::KeyRange;
@@ -27,7 +26,6 @@ use siphon_core::destination::Checkpoint;
 use siphon_core::schema::{TableName, TableSchema};
 use siphon_core::{Error, Lsn};
 use siphon_mysql::{catalog, position, snapshot, BinlogStream, MySqlConnector};
-use tokio::sync::mpsc;
 
 use super::{CatalogSeen, ChangeStream, ChunkSink, Continuity, Fresh, Gap, Source};
 
@@ -145,66 +143,28 @@ impl Source for MySqlSource {
         BinlogStream::start(&self.connector, from, tables).await
     }
 
+    /// Every table with a primary key in the URL's database when none are configured (keyless
+    /// ones are left out here, not refused).
+    async fn catalog_tables(
+        &self,
+        conn: &mut mysql_async::Conn,
+        configured: Option<&[TableName]>,
+    ) -> Result<Vec<TableName>, Error> {
+        match configured {
+            Some(t) => Ok(t.to_vec()),
+            None => catalog::keyed_tables(conn).await,
+        }
+    }
+
     /// The binlog describes every change with its table's columns (TABLE_MAP with full row
     /// metadata), so the poll is only for what no row event carries: a column added (with a
     /// default, existing rows got a value no event carries) and tables that joined the
     /// database.
-    fn poll_catalog(
-        &self,
-        configured: Option<Vec<TableName>>,
-        every: Duration,
-        tx: mpsc::Sender<CatalogSeen>,
-    ) -> impl std::future::Future<Output = ()> + Send + 'static {
-        let connector = self.connector.clone();
-        async move {
-            let mut conn: Option<mysql_async::Conn> = None;
-            let mut refused = std::collections::HashSet::new();
-            loop {
-                tokio::time::sleep(every).await;
-                if conn.is_none() {
-                    conn = connector.conn().await.ok();
-                }
-                let Some(c) = conn.as_mut() else { continue };
-                let listed = match &configured {
-                    Some(t) => Ok(t.clone()),
-                    None => catalog::keyed_tables(c).await,
-                };
-                let tables = match listed {
-                    Ok(t) => t,
-                    Err(e) => {
-                        tracing::debug!(error = %e, "catalog poll failed");
-                        conn = None;
-                        continue;
-                    }
-                };
-                for t in &tables {
-                    let seen = async {
-                        let schema = catalog::table_schema(c, t).await?;
-                        let defaults = catalog::columns_with_defaults(c, t).await?;
-                        let position = catalog::current_position(c).await?;
-                        Ok::<_, Error>(CatalogSeen { schema, defaults, position })
-                    }
-                    .await;
-                    match seen {
-                        Ok(seen) => {
-                            if tx.send(seen).await.is_err() {
-                                return;
-                            }
-                        }
-                        Err(e) if !e.is_transient() => {
-                            if refused.insert(t.clone()) {
-                                tracing::warn!(table = %t, error = %e, "a table of the database cannot be replicated");
-                            }
-                        }
-                        Err(e) => {
-                            tracing::debug!(table = %t, error = %e, "catalog poll failed");
-                            conn = None;
-                            break;
-                        }
-                    }
-                }
-            }
-        }
+    async fn catalog_table(&self, conn: &mut mysql_async::Conn, table: &TableName) -> Result<CatalogSeen, Error> {
+        let schema = catalog::table_schema(conn, table).await?;
+        let defaults = catalog::columns_with_defaults(conn, table).await?;
+        let position = catalog::current_position(conn).await?;
+        Ok(CatalogSeen { schema, defaults, position })
     }
 
     async fn copy_snapshot(&self, _held: Option<()>) -> Result<((), Option<Lsn>), Error> {

@@ -11,7 +11,6 @@ use siphon_core::destination::Checkpoint;
 use siphon_core::schema::{TableName, TableSchema};
 use siphon_core::{Error, Lsn};
 use siphon_postgres::{catalog, slot, snapshot, PgConnector, PgStream, SqlClient};
-use tokio::sync::mpsc;
 
 use super::{CatalogSeen, ChangeStream, ChunkSink, Continuity, Fresh, Gap, Source, SourceHealth};
 
@@ -171,65 +170,22 @@ impl Source for PostgresSource {
         PgStream::start(&self.connector, &self.slot, &self.publication, from, tables).await
     }
 
-    /// Why polling (and not an event trigger that emits a logical message): it needs no
-    /// superuser, creates nothing in the source database, and sees changes made by any role; the
-    /// cost is one small catalog query per table per interval, and a delay of at most `every`.
-    fn poll_catalog(
+    async fn catalog_tables(
         &self,
-        configured: Option<Vec<TableName>>,
-        every: Duration,
-        tx: mpsc::Sender<CatalogSeen>,
-    ) -> impl std::future::Future<Output = ()> + Send + 'static {
-        let (connector, publication) = (self.connector.clone(), self.publication.clone());
-        async move {
-            let mut client = None;
-            // Tables that cannot be replicated (no key), reported once.
-            let mut refused = std::collections::HashSet::new();
-            loop {
-                tokio::time::sleep(every).await;
-                if client.is_none() {
-                    client = connector.sql().await.ok();
-                }
-                let Some(c) = &client else { continue };
-                let tables = match &configured {
-                    Some(t) => t.clone(),
-                    None => match catalog::publication_tables(c, &publication, None).await {
-                        Ok(t) => t,
-                        Err(e) => {
-                            tracing::debug!(error = %e, "catalog poll failed");
-                            client = None;
-                            continue;
-                        }
-                    },
-                };
-                for t in &tables {
-                    let seen = async {
-                        let schema = catalog::table_schema(c, t).await?;
-                        let defaults = catalog::columns_with_defaults(c, t).await?;
-                        let position = catalog::current_wal_lsn(c).await?;
-                        Ok::<_, Error>(CatalogSeen { schema, defaults, position })
-                    }
-                    .await;
-                    match seen {
-                        Ok(seen) => {
-                            if tx.send(seen).await.is_err() {
-                                return;
-                            }
-                        }
-                        Err(e) if !e.is_transient() => {
-                            if refused.insert(t.clone()) {
-                                tracing::warn!(table = %t, error = %e, "a table of the publication cannot be replicated");
-                            }
-                        }
-                        Err(e) => {
-                            tracing::debug!(table = %t, error = %e, "catalog poll failed");
-                            client = None;
-                            break;
-                        }
-                    }
-                }
-            }
+        conn: &mut SqlClient,
+        configured: Option<&[TableName]>,
+    ) -> Result<Vec<TableName>, Error> {
+        match configured {
+            Some(t) => Ok(t.to_vec()),
+            None => catalog::publication_tables(conn, &self.publication, None).await,
         }
+    }
+
+    async fn catalog_table(&self, conn: &mut SqlClient, table: &TableName) -> Result<CatalogSeen, Error> {
+        let schema = catalog::table_schema(conn, table).await?;
+        let defaults = catalog::columns_with_defaults(conn, table).await?;
+        let position = catalog::current_wal_lsn(conn).await?;
+        Ok(CatalogSeen { schema, defaults, position })
     }
 
     async fn column_ids(&self, table: &TableName) -> Result<Option<std::collections::HashMap<String, i64>>, Error> {
