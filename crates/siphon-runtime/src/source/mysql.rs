@@ -113,21 +113,19 @@ impl Source for MySqlSource {
         confirmed: Lsn,
         _anchor: Option<&crate::upgrade::Anchor>,
     ) -> Result<Continuity, Error> {
-        let mut cp = cp.clone();
-        cp.lsn = cp.lsn.max(confirmed);
-        let cp = &cp;
+        let from = cp.lsn.max(confirmed);
         let mut conn = self.connector.conn().await?;
         let identity = catalog::server_identity(&mut conn).await?;
-        let gap = |reason: String| Ok(Continuity::Gap(Gap { reason, from: cp.lsn }));
+        let gap = |reason: String| Ok(Continuity::Gap(Gap { reason, from }));
         if let Some(was) = cp.source_identity.as_deref().filter(|was| *was != identity) {
             return gap(format!(
                 "the source server changed: server id/binlog was {was}, is {identity} (another server, or its binlog was reset)"
             ));
         }
-        match catalog::position_available(&mut conn, cp.lsn).await? {
-            Ok(()) => Ok(Continuity::Resume(cp.lsn)),
+        match catalog::position_available(&mut conn, from).await? {
+            Ok(()) => Ok(Continuity::Resume(from)),
             Err(reason) => {
-                gap(format!("the binlog after the checkpoint ({}) is gone: {reason}", position::lsn_display(cp.lsn)))
+                gap(format!("the binlog after the checkpoint ({}) is gone: {reason}", position::lsn_display(from)))
             }
         }
     }
