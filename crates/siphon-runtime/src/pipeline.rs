@@ -629,7 +629,12 @@ impl<S: Source> Pipeline<S> {
         self.set_phase(Phase::Snapshotting);
         let fresh = self.source.fresh_start(gap.is_some()).await?;
         self.state_dir.reset_confirmed().map_err(|e| {
-            Error::fatal("could not reset the confirmed position in the state directory").with_detail(e.to_string())
+            Error::fatal(format!(
+                "could not remove {} (the previous position history's confirmed position)",
+                self.state_dir.path().join("confirmed_lsn").display()
+            ))
+            .with_detail(e.to_string())
+            .with_hint("check that pipeline.state_dir is writable by siphon")
         })?;
         let (lsn, identity) = (fresh.position, fresh.identity);
         let job = copy::new_job_id();
