@@ -397,3 +397,38 @@ fn mysql_values_arrive_exactly_in_duckdb_through_snapshot_and_stream() {
     assert_eq!(&got[1][..7], &["2", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL"].map(str::to_string), "zero dates");
     assert_eq!(got[2], expected_row("3"), "stream");
 }
+
+#[test]
+fn a_binlog_rotation_on_an_idle_server_then_a_purge_is_not_a_gap() {
+    let db = "idle";
+    let s = server(db);
+    s.sql(db, ORDERS);
+    s.sql(db, "INSERT INTO orders SELECT seq, 'c', seq, NULL, NULL, 1 FROM seq_1_to_100");
+    let p = pipeline(&s, db, &["idle.orders"], "[flush]\ninterval_ms = 20");
+    let mut siphon = p.start();
+    wait_synced(&mut siphon, &s, db);
+    // A rotation with no transaction after it: only heartbeats tell siphon the server moved on.
+    s.sql(db, "FLUSH BINARY LOGS");
+    let rotated = position(&s, db);
+    let confirmed = p.dir.path().join("state/confirmed_lsn");
+    siphon_testkit::wait_for("a heartbeat past the rotation to be confirmed", common::TIMEOUT, || {
+        let text = std::fs::read_to_string(&confirmed).ok()?;
+        common::parse_lsn(text.trim()).filter(|c| *c >= rotated)
+    });
+    assert!(siphon.stop().success());
+    // The file the checkpoint is in goes; the confirmed position's file stays.
+    let first = |s: &MariaDbServer| {
+        s.sql(db, "SHOW BINARY LOGS").lines().next().unwrap().split('\t').next().unwrap().to_string()
+    };
+    let keep = format!("binlog.{:06}", rotated >> 32);
+    siphon_testkit::wait_for("the files before the rotation to be purged", common::TIMEOUT, || {
+        s.sql(db, &format!("PURGE BINARY LOGS TO '{keep}'"));
+        (first(&s) == keep).then_some(())
+    });
+    let mut siphon = p.start();
+    s.sql(db, "UPDATE orders SET customer = 'after' WHERE id <= 10");
+    wait_synced(&mut siphon, &s, db);
+    assert!(siphon.stop().success());
+    assert!(common::events(&p, "gap.detected").is_empty(), "{:?}", common::events(&p, "gap.detected"));
+    assert_orders_equal(&p, &s, db);
+}
