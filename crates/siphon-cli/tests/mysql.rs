@@ -96,7 +96,12 @@ fn snapshot_then_stream_equals_the_source() {
     );
     wait_synced(&mut siphon, &s, db);
     let status = siphon.status().unwrap();
-    assert!(status["checkpoint_lsn"].is_string(), "{status}");
+    assert_eq!(status["source"], "mysql", "{status}");
+    // The checkpoint as MySQL positions read (file number:offset), and the same in X/Y form.
+    let shown = status["checkpoint"].as_str().unwrap();
+    let (file, offset) = shown.split_once(':').unwrap();
+    let lsn = common::parse_lsn(status["checkpoint_lsn"].as_str().unwrap()).unwrap();
+    assert_eq!((file.parse::<u64>().unwrap() << 32) | offset.parse::<u64>().unwrap(), lsn, "{status}");
     assert!(siphon.stop().success());
     assert_orders_equal(&p, &s, db);
     let started = common::events(&p, "backfill.started");
