@@ -121,7 +121,12 @@ fn a_sysbench_write_load_during_snapshot_and_stream_is_replicated_exactly() {
             .arg(cmd)
             .output()
             .expect("sysbench (apt install sysbench; scripts/setup.sh installs it)");
-        assert!(out.status.success(), "sysbench {cmd}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "sysbench {cmd}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     sysbench("prepare", &[]);
     let p = pipeline(

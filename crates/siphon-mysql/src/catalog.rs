@@ -41,35 +41,31 @@ async fn current_database(conn: &mut Conn) -> Result<String, Error> {
 /// table of the session's database (the URL's). `TableName.schema` is the MySQL database.
 pub async fn list_tables(conn: &mut Conn, configured: Option<&[TableName]>) -> Result<Vec<TableName>, Error> {
     let db = current_database(conn).await?;
-    let what = "could not list the tables";
-    let rows: Vec<(String, String, u64)> = conn
-        .exec(
-            "SELECT t.TABLE_SCHEMA, t.TABLE_NAME,
-                    (SELECT COUNT(*) FROM information_schema.STATISTICS k
-                      WHERE k.TABLE_SCHEMA = t.TABLE_SCHEMA AND k.TABLE_NAME = t.TABLE_NAME
-                        AND k.INDEX_NAME = 'PRIMARY')
-             FROM information_schema.TABLES t
-             WHERE t.TABLE_TYPE = 'BASE TABLE' AND (t.TABLE_SCHEMA = ? OR ?)
-             ORDER BY t.TABLE_SCHEMA, t.TABLE_NAME",
-            (&db, configured.is_some()),
-        )
-        .await
-        .map_err(|e| classify(e, what))?;
-    let found: Vec<(TableName, bool)> = rows.into_iter().map(|(s, t, pk)| (TableName::new(s, t), pk > 0)).collect();
+    let mut schemas: Vec<&str> = match configured {
+        Some(list) => list.iter().map(|t| t.schema.as_str()).collect(),
+        None => vec![db.as_str()],
+    };
+    schemas.sort_unstable();
+    schemas.dedup();
+    let mut found: Vec<TableName> = Vec::new();
+    let mut keyed: Vec<TableName> = Vec::new();
+    for schema in schemas {
+        found.extend(base_tables(conn, schema).await?);
+        keyed.extend(primary_keyed(conn, schema).await?);
+    }
     let wanted: Vec<TableName> = match configured {
         Some(list) => {
             for t in list {
-                if !found.iter().any(|(f, _)| f == t) {
+                if !found.contains(t) {
                     return Err(Error::fatal(format!("table {t} does not exist"))
                         .with_hint("check source.tables: entries are database.table, as in SHOW TABLES"));
                 }
             }
             list.to_vec()
         }
-        None => found.iter().filter(|(t, _)| t.schema == db).map(|(t, _)| t.clone()).collect(),
+        None => found,
     };
-    let no_key: Vec<String> =
-        wanted.iter().filter(|t| found.iter().any(|(f, pk)| f == *t && !pk)).map(|t| t.to_string()).collect();
+    let no_key: Vec<String> = wanted.iter().filter(|t| !keyed.contains(t)).map(|t| t.to_string()).collect();
     if !no_key.is_empty() {
         return Err(Error::fatal(format!("tables without a primary key: {}", no_key.join(", ")))
             .with_detail("siphon identifies rows by their primary key")
@@ -84,19 +80,40 @@ pub async fn list_tables(conn: &mut Conn, configured: Option<&[TableName]>) -> R
 /// `source.tables` replicates; keyless tables are left out here, where `list_tables` refuses them).
 pub async fn keyed_tables(conn: &mut Conn) -> Result<Vec<TableName>, Error> {
     let db = current_database(conn).await?;
+    let keyed = primary_keyed(conn, &db).await?;
+    Ok(base_tables(conn, &db).await?.into_iter().filter(|t| keyed.contains(t)).collect())
+}
+
+/// The base tables of database `schema`, by name.
+///
+/// The catalog is read with plain queries, one `information_schema` table each: a subquery
+/// correlating `TABLES` with `STATISTICS` crashes MariaDB 10.11 now and then (signal 11 in
+/// `create_tmp_table_for_schema` under concurrent load, seen in our tests), and a replicator
+/// must never take its source down.
+pub async fn base_tables(conn: &mut Conn, schema: &str) -> Result<Vec<TableName>, Error> {
     let rows: Vec<String> = conn
         .exec(
-            "SELECT t.TABLE_NAME FROM information_schema.TABLES t
-             WHERE t.TABLE_TYPE = 'BASE TABLE' AND t.TABLE_SCHEMA = ?
-               AND EXISTS (SELECT 1 FROM information_schema.STATISTICS k
-                           WHERE k.TABLE_SCHEMA = t.TABLE_SCHEMA AND k.TABLE_NAME = t.TABLE_NAME
-                             AND k.INDEX_NAME = 'PRIMARY')
-             ORDER BY t.TABLE_NAME",
-            (&db,),
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE'
+             ORDER BY TABLE_NAME",
+            (schema,),
         )
         .await
         .map_err(|e| classify(e, "could not list the tables"))?;
-    Ok(rows.into_iter().map(|t| TableName::new(db.clone(), t)).collect())
+    Ok(rows.into_iter().map(|t| TableName::new(schema, t)).collect())
+}
+
+/// The tables of database `schema` that have a primary key (from `STATISTICS`, see
+/// [`list_tables`]; queried on its own, see [`base_tables`]).
+pub async fn primary_keyed(conn: &mut Conn, schema: &str) -> Result<Vec<TableName>, Error> {
+    let rows: Vec<String> = conn
+        .exec(
+            "SELECT DISTINCT TABLE_NAME FROM information_schema.STATISTICS
+             WHERE TABLE_SCHEMA = ? AND INDEX_NAME = 'PRIMARY' ORDER BY TABLE_NAME",
+            (schema,),
+        )
+        .await
+        .map_err(|e| classify(e, "could not read the primary keys"))?;
+    Ok(rows.into_iter().map(|t| TableName::new(schema, t)).collect())
 }
 
 /// Columns of `table` with a default value: an `ADD COLUMN ... DEFAULT` gives every existing row

@@ -31,7 +31,7 @@ use siphon_core::doctor::Finding;
 use siphon_core::schema::TableName;
 use siphon_core::Error;
 
-use crate::catalog::Flavor;
+use crate::catalog::{self, Flavor};
 use crate::connect::classify;
 
 /// The binlog retention siphon asks for: a restart within a day resumes from its checkpoint.
@@ -386,7 +386,7 @@ async fn table_findings(
 ) -> Result<(), Error> {
     let wanted: Vec<TableName> = match (configured, &s.database) {
         (Some(list), _) => list.to_vec(),
-        (None, Some(db)) => base_tables(conn, db).await?,
+        (None, Some(db)) => catalog::base_tables(conn, db).await?,
         (None, None) => {
             out.push(Finding::new(
                 "tables",
@@ -414,30 +414,25 @@ async fn table_findings(
     Ok(())
 }
 
-async fn base_tables(conn: &mut Conn, db: &str) -> Result<Vec<TableName>, Error> {
-    let rows: Vec<String> = conn
-        .exec(
-            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE'
-             ORDER BY TABLE_NAME",
-            (db,),
-        )
-        .await
-        .map_err(|e| classify(e, "could not list the tables"))?;
-    Ok(rows.into_iter().map(|t| TableName::new(db, t)).collect())
-}
-
 async fn table(conn: &mut Conn, g: &Grants, t: &TableName, out: &mut Vec<Finding>) -> Result<(), Error> {
-    let row: Option<(String, u64)> = conn
+    // Two plain queries, not one correlated subquery: see `catalog::base_tables`.
+    let what = format!("could not read the catalog entry of {t}");
+    let kind: Option<String> = conn
         .exec_first(
-            "SELECT t.TABLE_TYPE,
-                    (SELECT COUNT(*) FROM information_schema.STATISTICS s
-                      WHERE s.TABLE_SCHEMA = t.TABLE_SCHEMA AND s.TABLE_NAME = t.TABLE_NAME
-                        AND s.INDEX_NAME = 'PRIMARY')
-             FROM information_schema.TABLES t WHERE t.TABLE_SCHEMA = ? AND t.TABLE_NAME = ?",
+            "SELECT TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
             (&t.schema, &t.name),
         )
         .await
-        .map_err(|e| classify(e, &format!("could not read the catalog entry of {t}")))?;
+        .map_err(|e| classify(e, &what))?;
+    let keys: Option<u64> = conn
+        .exec_first(
+            "SELECT COUNT(*) FROM information_schema.STATISTICS
+             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY'",
+            (&t.schema, &t.name),
+        )
+        .await
+        .map_err(|e| classify(e, &what))?;
+    let row = kind.map(|k| (k, keys.unwrap_or(0)));
     // STATISTICS, not TABLE_CONSTRAINTS: MariaDB shows a user with only SELECT no constraints.
     let Some((kind, keys)) = row else {
         out.push(Finding::new(

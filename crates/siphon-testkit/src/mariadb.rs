@@ -94,6 +94,7 @@ impl MariaDbServer {
         if !out.status.success() {
             panic!("siphon-testkit: copying the MariaDB template failed: {}", output_text(&out));
         }
+        fs::create_dir(base_path.join("tmp")).expect("create the MariaDB tmpdir");
         chown_tree(&base_path, user);
         let log_path = base_path.join("mariadb.log");
         File::create(&log_path).expect("create mariadb.log");
@@ -139,6 +140,8 @@ impl MariaDbServer {
             .arg(format!("--socket={}", self.socket.display()))
             .arg(format!("--pid-file={}", pid_file.display()))
             .arg(format!("--log-error={}", self.log_path.display()))
+            // Its own temp dir: nothing shared with the other servers of the machine.
+            .arg(format!("--tmpdir={}", self.tmp_dir().display()))
             .args(MARIADB_SETTINGS)
             .args(&opts.extra_args)
             .current_dir(&self.data_dir)
@@ -176,6 +179,10 @@ impl MariaDbServer {
         }
         *self.child.lock().unwrap_or_else(|e| e.into_inner()) = Some(child);
         Ok(())
+    }
+
+    fn tmp_dir(&self) -> PathBuf {
+        self.data_dir.parent().expect("data dir has a parent").join("tmp")
     }
 
     /// The TCP port the server listens on (127.0.0.1).
@@ -277,6 +284,9 @@ impl MariaDbServer {
 
 impl Drop for MariaDbServer {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- MariaDB error log on port {} (last 80 lines) ---\n{}", self.port, self.log_tail(80));
+        }
         self.kill();
         if let Some(base) = self.base.take() {
             let _ = base.close();

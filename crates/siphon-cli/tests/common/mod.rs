@@ -171,6 +171,16 @@ impl Siphon {
 
 impl Drop for Siphon {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // A failed test shows what siphon was doing: its last status and log lines.
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(80).collect();
+            let status = std::fs::read_to_string(self.state.join("status.json")).unwrap_or_default();
+            eprintln!("--- siphon status.json ---\n{status}\n--- siphon log (last 80 lines) ---");
+            for line in tail.iter().rev() {
+                eprintln!("{line}");
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
