@@ -442,3 +442,104 @@ fn a_binlog_rotation_on_an_idle_server_then_a_purge_is_not_a_gap() {
     assert!(common::events(&p, "gap.detected").is_empty(), "{:?}", common::events(&p, "gap.detected"));
     assert_orders_equal(&p, &s, db);
 }
+
+/// A second server replicating `primary` by GTID (`log_slave_updates`: its binlog holds the
+/// primary's transactions under their own GTIDs, as a failover candidate's does).
+fn replica_of(primary: &MariaDbServer) -> MariaDbServer {
+    let r = MariaDbServer::start_with(MariaDbOptions {
+        extra_args: vec!["--server-id=2".into(), "--log-slave-updates=ON".into()],
+    });
+    r.sql(
+        "",
+        &format!(
+            "CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = {}, MASTER_USER = 'root', MASTER_USE_GTID = slave_pos;
+             START SLAVE;",
+            primary.port()
+        ),
+    );
+    r
+}
+
+/// Waits until `replica` has everything `primary` logged.
+fn wait_replicated(primary: &MariaDbServer, replica: &MariaDbServer) {
+    let want = primary.sql("", "SELECT @@gtid_binlog_pos");
+    siphon_testkit::wait_for("the replica to catch up", common::TIMEOUT, || {
+        (replica.sql("", "SELECT @@gtid_slave_pos") == want).then_some(())
+    });
+}
+
+/// Points the pipeline's source URL at another server.
+fn repoint(p: &Pipeline, from: &MariaDbServer, to: &MariaDbServer) {
+    let text = std::fs::read_to_string(&p.config).unwrap();
+    let (old, new) = (format!("127.0.0.1:{}/", from.port()), format!("127.0.0.1:{}/", to.port()));
+    assert!(text.contains(&old));
+    std::fs::write(&p.config, text.replace(&old, &new)).unwrap();
+}
+
+#[test]
+fn a_failover_to_a_replica_continues_by_gtid_without_a_backfill() {
+    let db = "fo";
+    let primary = server(db);
+    let replica = replica_of(&primary);
+    primary.sql(db, ORDERS);
+    primary.sql(db, "INSERT INTO orders SELECT seq, 'c', seq, NULL, NULL, 1 FROM seq_1_to_500");
+    let p = pipeline(&primary, db, &["fo.orders"], "[flush]\ninterval_ms = 20");
+    let mut siphon = p.start();
+    wait_synced(&mut siphon, &primary, db);
+    primary.sql(db, "UPDATE orders SET customer = 'streamed' WHERE id <= 100; DELETE FROM orders WHERE id > 480;");
+    wait_synced(&mut siphon, &primary, db);
+    let status = siphon.status().unwrap();
+    assert!(status["checkpoint_gtid"].as_str().is_some_and(|g| g.starts_with("0-1-")), "{status}");
+    siphon.kill9();
+    // While siphon is down: more on the primary, which reach the replica; then the primary is
+    // lost and the replica takes over, taking writes of its own.
+    primary.sql(db, "UPDATE orders SET note = 'while down' WHERE id BETWEEN 200 AND 260; INSERT INTO orders VALUES (900, 'late', 1, NULL, NULL, 1);");
+    wait_replicated(&primary, &replica);
+    replica.sql("", "STOP SLAVE");
+    primary.kill();
+    replica.sql(db, "DELETE FROM orders WHERE id <= 10; INSERT INTO orders VALUES (901, 'new primary', 2, NULL, 'x', 3);");
+    repoint(&p, &primary, &replica);
+    let mut siphon = p.start();
+    let moved = common::wait_event(&mut siphon, &p, "source.moved", 1);
+    assert!(moved["from"].as_str().unwrap().starts_with("1/") && moved["to"].as_str().unwrap().starts_with("2/"), "{moved}");
+    wait_synced(&mut siphon, &replica, db);
+    assert!(siphon.stop().success());
+    assert_orders_equal(&p, &replica, db);
+    // And on from there, on the new primary, across a restart.
+    replica.sql(db, "UPDATE orders SET qty = 7 WHERE id BETWEEN 300 AND 320");
+    let mut siphon = p.start();
+    wait_synced(&mut siphon, &replica, db);
+    assert!(siphon.stop().success());
+    assert_orders_equal(&p, &replica, db);
+    assert_eq!(common::events(&p, "source.moved").len(), 1);
+    assert!(common::events(&p, "gap.detected").is_empty(), "a failover with GTIDs is not a gap");
+    let copies = common::events(&p, "backfill.started");
+    assert_eq!(copies.len(), 1, "only the initial snapshot: {copies:?}");
+}
+
+#[test]
+fn a_failover_to_a_replica_that_lacks_applied_transactions_is_a_gap_that_is_repaired() {
+    let db = "behind";
+    let primary = server(db);
+    let replica = replica_of(&primary);
+    primary.sql(db, ORDERS);
+    primary.sql(db, "INSERT INTO orders SELECT seq, 'c', seq, NULL, NULL, 1 FROM seq_1_to_200");
+    wait_replicated(&primary, &replica);
+    replica.sql("", "STOP SLAVE");
+    // siphon applies transactions the replica never gets.
+    let p = pipeline(&primary, db, &["behind.orders"], "[flush]\ninterval_ms = 20");
+    let mut siphon = p.start();
+    primary.sql(db, "INSERT INTO orders VALUES (500, 'only on the old primary', 1, NULL, NULL, 1); DELETE FROM orders WHERE id <= 5;");
+    wait_synced(&mut siphon, &primary, db);
+    assert!(siphon.stop().success());
+    primary.kill();
+    replica.sql(db, "UPDATE orders SET customer = 'replica' WHERE id <= 20");
+    repoint(&p, &primary, &replica);
+    let mut siphon = p.start();
+    let gap = common::wait_event(&mut siphon, &p, "gap.detected", 1);
+    assert!(gap["reason"].as_str().unwrap().contains("GTID"), "{gap}");
+    common::wait_event(&mut siphon, &p, "gap.repaired", 1);
+    wait_synced(&mut siphon, &replica, db);
+    assert!(siphon.stop().success());
+    assert_orders_equal(&p, &replica, db);
+}

@@ -51,6 +51,11 @@ pub struct Checkpoint {
     /// The source server the positions belong to (`system_identifier/timeline`). Written with
     /// the snapshot; `None` on an ordinary commit keeps the stored one.
     pub source_identity: Option<String>,
+    /// MySQL / MariaDB with GTIDs: the GTID set of every source transaction applied up to `lsn`
+    /// (`0-1-42,1-2-7`, or `uuid:1-42`). What lets the stream continue on another server of the
+    /// replication topology, whose binlog positions differ. Stored as given on every commit:
+    /// `None` clears it (the position alone then says where to resume).
+    pub gtid: Option<String>,
     /// Copy chunks to record (planned or done) with this commit, replacing stored records of
     /// the same job, table and chunk.
     pub chunks: Vec<ChunkRecord>,

@@ -104,6 +104,7 @@ impl DuckDbDestination {
                  pipeline VARCHAR, table_schema VARCHAR, table_name VARCHAR,
                  PRIMARY KEY (pipeline, table_schema, table_name));
              ALTER TABLE __siphon.checkpoint ADD COLUMN IF NOT EXISTS source_identity VARCHAR;
+             ALTER TABLE __siphon.checkpoint ADD COLUMN IF NOT EXISTS gtid VARCHAR;
              CREATE TABLE IF NOT EXISTS __siphon.copy_chunks (
                  pipeline VARCHAR, job VARCHAR, table_schema VARCHAR, table_name VARCHAR, chunk INTEGER,
                  mode VARCHAR NOT NULL, lower_key VARCHAR, upper_key VARCHAR, done BOOLEAN NOT NULL,
@@ -480,17 +481,17 @@ impl Destination for DuckDbDestination {
     }
 
     fn load_checkpoint(&mut self) -> Result<Option<Checkpoint>, DestinationError> {
-        let row: Option<(String, Option<String>)> = self
+        let row: Option<(String, Option<String>, Option<String>)> = self
             .conn
             .query_row(
-                "SELECT lsn, source_identity FROM __siphon.checkpoint WHERE pipeline = ?",
+                "SELECT lsn, source_identity, gtid FROM __siphon.checkpoint WHERE pipeline = ?",
                 params![self.pipeline],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .map(Some)
             .or_else(|e| if matches!(e, duckdb::Error::QueryReturnedNoRows) { Ok(None) } else { Err(e) })
             .map_err(db_err("reading the checkpoint"))?;
-        let Some((lsn, source_identity)) = row else { return Ok(None) };
+        let Some((lsn, source_identity, gtid)) = row else { return Ok(None) };
         let lsn: Lsn = lsn.parse().map_err(|e: siphon_core::position::LsnParseError| {
             DestinationError::fatal("the stored checkpoint is corrupt").with_detail(e.to_string())
         })?;
@@ -504,7 +505,7 @@ impl Destination for DuckDbDestination {
             .query_map(params![self.pipeline], |r| Ok(TableName::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
             .map_err(db_err("reading the checkpoint"))?;
-        Ok(Some(Checkpoint { lsn, snapshotted_tables: tables, source_identity, ..Checkpoint::default() }))
+        Ok(Some(Checkpoint { lsn, snapshotted_tables: tables, source_identity, gtid, ..Checkpoint::default() }))
     }
 
     fn load_chunks(&mut self) -> Result<Vec<ChunkRecord>, DestinationError> {
@@ -643,10 +644,10 @@ impl Destination for DuckDbDestination {
         self.begin()?;
         self.conn
             .execute(
-                "INSERT INTO __siphon.checkpoint (pipeline, lsn, committed_at, source_identity) VALUES (?, ?, now(), ?)
+                "INSERT INTO __siphon.checkpoint (pipeline, lsn, committed_at, source_identity, gtid) VALUES (?, ?, now(), ?, ?)
                  ON CONFLICT (pipeline) DO UPDATE SET lsn = excluded.lsn, committed_at = excluded.committed_at,
-                     source_identity = coalesce(excluded.source_identity, source_identity)",
-                params![self.pipeline, checkpoint.lsn.to_string(), checkpoint.source_identity],
+                     source_identity = coalesce(excluded.source_identity, source_identity), gtid = excluded.gtid",
+                params![self.pipeline, checkpoint.lsn.to_string(), checkpoint.source_identity, checkpoint.gtid],
             )
             .map_err(db_err("writing the checkpoint"))?;
         for t in &checkpoint.snapshotted_tables {

@@ -215,6 +215,37 @@ pub async fn current_position(conn: &mut Conn) -> Result<Lsn, Error> {
     BinlogPosition::new(file, pos)?.to_lsn()
 }
 
+/// The position the server writes next and the GTID state (MariaDB) or set (MySQL with
+/// `gtid_mode = ON`) of every transaction before it; `None` when the server has no GTIDs.
+pub async fn current_position_and_gtid(conn: &mut Conn) -> Result<(Lsn, Option<String>), Error> {
+    let what = "could not read the GTID position";
+    match flavor(conn).await? {
+        Flavor::MariaDb => {
+            let (file, pos) = master_status(conn).await?;
+            let gtid: Option<Option<String>> =
+                conn.exec_first("SELECT BINLOG_GTID_POS(?, ?)", (&file, pos)).await.map_err(|e| classify(e, what))?;
+            Ok((BinlogPosition::new(file, pos)?.to_lsn()?, gtid.flatten()))
+        }
+        Flavor::MySql => {
+            let row: Option<mysql_async::Row> = match conn.query_first("SHOW MASTER STATUS").await {
+                Ok(r) => r,
+                Err(mysql_async::Error::Server(e)) if e.code == 1064 => {
+                    conn.query_first("SHOW BINARY LOG STATUS").await.map_err(|e| classify(e, what))?
+                }
+                Err(e) => return Err(classify(e, what)),
+            };
+            let row = row.ok_or_else(|| Error::fatal("the server has no binary log"))?;
+            let file: String = row.get(0).unwrap_or_default();
+            let pos: u64 = row.get(1).unwrap_or_default();
+            // Executed_Gtid_Set, read in the same statement as the position; the server breaks
+            // long sets over lines.
+            let set: String = row.get::<Option<String>, _>(4).flatten().unwrap_or_default();
+            let set: String = set.chars().filter(|c| !c.is_whitespace()).collect();
+            Ok((BinlogPosition::new(file, pos)?.to_lsn()?, (!set.is_empty()).then_some(set)))
+        }
+    }
+}
+
 /// The binlog files the server still has, with their sizes (`SHOW BINARY LOGS`).
 pub async fn binary_logs(conn: &mut Conn) -> Result<Vec<(String, u64)>, Error> {
     let rows: Vec<mysql_async::Row> = conn

@@ -132,6 +132,8 @@ struct Tx {
     time: i64,
     state: TxState,
     gtid: Option<TxGtid>,
+    /// Its GTID is in [`DecoderOptions::applied`]: its changes are not delivered.
+    skip: bool,
 }
 
 /// The decoder's configuration.
@@ -143,6 +145,11 @@ pub struct DecoderOptions {
     pub collations: Collations,
     /// The GTID state the stream starts at, when known.
     pub gtid: Option<GtidState>,
+    /// Transactions already applied (the checkpoint's GTID set): one whose GTID is in it is
+    /// delivered empty, wherever it appears in the binlog (on a server the stream moved to,
+    /// transactions replicated in parallel may be logged in another order than where they
+    /// were applied).
+    pub applied: Option<GtidState>,
 }
 
 /// Turns binlog events into source events; see the module doc.
@@ -396,7 +403,12 @@ impl Decoder {
             Error::fatal("binlog: a transaction began at an unknown position").with_detail("no ROTATE named the file")
         })?;
         out.push(SourceEvent::Begin { final_lsn: start, commit_time_micros: time });
-        self.tx = Some(Tx { time, state, gtid });
+        let skip = match (gtid, &self.opts.applied) {
+            (Some(TxGtid::Maria(g)), Some(GtidState::MariaDb(s))) => s.contains(g),
+            (Some(TxGtid::MySql(uuid, gno)), Some(GtidState::MySql(s))) => s.contains(uuid, gno),
+            _ => false,
+        };
+        self.tx = Some(Tx { time, state, gtid, skip });
         Ok(())
     }
 
@@ -405,11 +417,6 @@ impl Decoder {
         let end = end.unwrap_or(self.server_end);
         match (tx.gtid, &mut self.gtid) {
             (Some(TxGtid::Maria(g)), Some(GtidState::MariaDb(s))) => s.apply(g),
-            (Some(TxGtid::Maria(g)), none @ None) => {
-                let mut s = crate::gtid::MariaGtidState::default();
-                s.apply(g);
-                *none = Some(GtidState::MariaDb(s));
-            }
             (Some(TxGtid::MySql(uuid, gno)), Some(GtidState::MySql(s))) => s.add(uuid, gno),
             _ => {}
         }
@@ -444,7 +451,7 @@ impl Decoder {
                 }
                 if let Some((db, table)) = events::truncated_table(&text, &q.schema()) {
                     let name = TableName::new(db, table);
-                    if self.opts.tables.contains(&name) {
+                    if self.opts.tables.contains(&name) && !self.tx.as_ref().is_some_and(|tx| tx.skip) {
                         out.push(SourceEvent::Truncate(vec![name]));
                     }
                 }
@@ -505,6 +512,9 @@ impl Decoder {
         if self.sent.get(name) != Some(&table.schema) {
             out.push(SourceEvent::Schema(table.schema.clone()));
             self.sent.insert(name.clone(), table.schema.clone());
+        }
+        if self.tx.as_ref().is_some_and(|tx| tx.skip) {
+            return Ok(()); // applied already (see DecoderOptions::applied)
         }
         let before: Vec<bool> = rows.columns_before_image().map(|b| b.iter().by_vals().collect()).unwrap_or_default();
         let after: Vec<bool> = rows.columns_after_image().map(|b| b.iter().by_vals().collect()).unwrap_or_default();

@@ -68,6 +68,12 @@ impl MariaGtidState {
         self.domains.is_empty()
     }
 
+    /// Whether `gtid` is at or before its domain's entry: the transaction is in the history
+    /// this state ends (sequence numbers grow within a domain, as a MariaDB replica counts).
+    pub fn contains(&self, gtid: MariaGtid) -> bool {
+        self.domains.get(&gtid.domain).is_some_and(|g| g.seq >= gtid.seq)
+    }
+
     pub fn gtids(&self) -> impl Iterator<Item = &MariaGtid> {
         self.domains.values()
     }
@@ -133,6 +139,18 @@ impl MySqlGtidSet {
 
     pub fn is_empty(&self) -> bool {
         self.sets.is_empty()
+    }
+
+    /// The set as `COM_BINLOG_DUMP_GTID` takes it (half-open intervals).
+    pub fn sids(&self) -> Vec<mysql_common::packets::Sid<'static>> {
+        use mysql_common::packets::{GnoInterval, Sid};
+        self.sets
+            .iter()
+            .map(|(uuid, ivs)| {
+                Sid::new(*uuid)
+                    .with_intervals(ivs.iter().map(|&(s, e)| GnoInterval::new(s, e.saturating_add(1))).collect())
+            })
+            .collect()
     }
 }
 
@@ -213,6 +231,18 @@ pub enum GtidState {
     MySql(MySqlGtidSet),
 }
 
+impl GtidState {
+    /// Parses a state in the server's flavour (`mariadb`: `0-1-42,...`; else a MySQL set).
+    pub fn parse(text: &str, mariadb: bool) -> Result<GtidState, GtidParseError> {
+        Ok(if mariadb { GtidState::MariaDb(text.parse()?) } else { GtidState::MySql(text.parse()?) })
+    }
+
+    /// Whether this state is MariaDB's (`0-1-42`) rather than a MySQL set.
+    pub fn is_mariadb(&self) -> bool {
+        matches!(self, GtidState::MariaDb(_))
+    }
+}
+
 impl fmt::Display for GtidState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -258,6 +288,26 @@ mod tests {
         ] {
             assert!(bad.parse::<MySqlGtidSet>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_mariadb_state_contains_each_domains_history() {
+        let s: MariaGtidState = "0-1-42,1-2-7".parse().unwrap();
+        let g = |domain, server, seq| MariaGtid { domain, server, seq };
+        assert!(s.contains(g(0, 1, 42)) && s.contains(g(0, 9, 3)) && s.contains(g(1, 2, 7)));
+        assert!(!s.contains(g(0, 1, 43)) && !s.contains(g(1, 2, 8)) && !s.contains(g(2, 1, 1)));
+    }
+
+    #[test]
+    fn a_mysql_set_becomes_dump_intervals() {
+        let s: MySqlGtidSet = "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5:7".parse().unwrap();
+        let sids = s.sids();
+        assert_eq!(sids.len(), 1);
+        let ivs: Vec<(u64, u64)> = sids[0].intervals().iter().map(|i| (i.start(), i.end())).collect();
+        assert_eq!(ivs, [(1, 6), (7, 8)], "half-open, as the server reads them");
+        assert_eq!(format_uuid(&sids[0].uuid()), "3e11fa47-71ca-11e1-9e33-c80aa9429562");
+        assert_eq!(GtidState::parse("", true).unwrap(), GtidState::MariaDb(MariaGtidState::default()));
+        assert!(GtidState::parse("0-1-2", false).is_err() && GtidState::parse("0-1-2", true).is_ok());
     }
 
     proptest! {

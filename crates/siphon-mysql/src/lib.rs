@@ -8,7 +8,7 @@
 //!   (`binlog.000042:1234`).
 //! * [`catalog`]: `list_tables`, `table_schema`, `server_identity`, `current_position`,
 //!   `position_available`.
-//! * [`BinlogStream`]`::start(&connector, from, &tables)` / `start_at(.., StartAt::MariaGtid(..))`,
+//! * [`BinlogStream`]`::start(&connector, from, applied, &tables)` / `start_at(.., StartAt::Gtid(..), ..)`,
 //!   `next().await`, `server_end()`, `confirm(lsn)` (no-op), `gtid_state()`, `shutdown().await`.
 //! * [`snapshot`]: `estimate_rows`, `plan_chunks`, `begin`, `copy_chunk`, `end`.
 //! * [`doctor`]`::check(conn, tables)`: every server setting, grant and table property the

@@ -215,12 +215,44 @@ async fn gtid_state_is_tracked_and_a_stream_can_start_from_it() {
     let schema = env.schema("t").await;
     let connector = siphon_mysql::MySqlConnector::new(&env.server.url(&env.db), common::next_server_id()).unwrap();
     let mut from_gtid =
-        siphon_mysql::BinlogStream::start_at(&connector, siphon_mysql::StartAt::MariaGtid(after_two), &[schema])
+        siphon_mysql::BinlogStream::start_at(&connector, siphon_mysql::StartAt::Gtid(after_two.clone()), None, &[schema])
             .await
             .unwrap();
     let events = collect_commits(&mut from_gtid, 1).await;
     assert_eq!(changes(&events), vec![vec!["I 3".to_string()]]);
     from_gtid.shutdown().await;
+
+    // Where the transactions after a state begin: exactly where the third insert began.
+    let third = bounds(&events)[0].0;
+    let at = siphon_mysql::BinlogStream::position_after(&connector, &after_two).await.unwrap().unwrap();
+    assert_eq!(at, third);
+    // After everything: the end of the binlog (told by a heartbeat).
+    let all = env.server.sql("", "SELECT @@gtid_binlog_pos");
+    let at = siphon_mysql::BinlogStream::position_after(&connector, &all).await.unwrap().unwrap();
+    assert_eq!(at, env.position().await);
+    // A state the server has not reached: it says so.
+    let ahead = format!("0-1-{}", n + 50);
+    let reason = siphon_mysql::BinlogStream::position_after(&connector, &ahead).await.unwrap().unwrap_err();
+    assert!(!reason.is_empty(), "the server's reason");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_in_the_applied_gtid_state_arrive_empty_wherever_they_are() {
+    let env = env("app");
+    env.sql("CREATE TABLE t (id INT PRIMARY KEY)");
+    let start = env.position().await;
+    env.sql("INSERT INTO t VALUES (1); INSERT INTO t VALUES (2); TRUNCATE TABLE t; INSERT INTO t VALUES (3)");
+    let now = env.server.sql("", "SELECT @@gtid_binlog_pos");
+    let n: u64 = now.rsplit('-').next().unwrap().parse().unwrap();
+    // The first three transactions are applied (as after a failover to a server that logged
+    // them after the stream's start position): only the fourth has changes.
+    let applied = format!("0-1-{}", n - 1);
+    let mut stream = env.stream_applied(start, &applied, &["t"]).await;
+    let events = collect_commits(&mut stream, 4).await;
+    assert_eq!(changes(&events), vec![vec!["I 3".to_string()]]);
+    assert_eq!(bounds(&events).len(), 4, "applied transactions still commit (their positions count)");
+    assert_eq!(stream.gtid_state().unwrap(), now, "the state moves on past them");
+    stream.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -241,7 +273,7 @@ async fn a_purged_start_position_is_reported_as_unavailable() {
     let reason = siphon_mysql::catalog::position_available(&mut conn, old).await.unwrap().unwrap_err();
     assert!(reason.contains("no longer on the server"), "{reason}");
     let schema = env.schema("t").await;
-    let err = match siphon_mysql::BinlogStream::start(&env.connector, old, &[schema]).await {
+    let err = match siphon_mysql::BinlogStream::start(&env.connector, old, None, &[schema]).await {
         Ok(_) => panic!("started at a purged position"),
         Err(e) => e,
     };

@@ -203,6 +203,7 @@ pub const SESSION_SETTINGS: &str = "SET synchronous_commit = on; SET statement_t
 /// EXISTS` (which is not atomic in PostgreSQL).
 pub const CREATE_STATE_TABLES: &str = "CREATE TABLE IF NOT EXISTS __siphon.checkpoint (
          pipeline text PRIMARY KEY, lsn text NOT NULL, committed_at timestamptz NOT NULL, source_identity text);
+     ALTER TABLE __siphon.checkpoint ADD COLUMN IF NOT EXISTS gtid text;
      CREATE TABLE IF NOT EXISTS __siphon.snapshotted_tables (
          pipeline text, table_schema text, table_name text, PRIMARY KEY (pipeline, table_schema, table_name));
      CREATE TABLE IF NOT EXISTS __siphon.copy_chunks (
@@ -235,10 +236,10 @@ pub const TYPE_NAMES: &str =
     "SELECT (SELECT pg_catalog.format_type(t.oid, u.typmod) FROM pg_catalog.pg_type t WHERE t.oid = u.oid)
      FROM unnest($1::oid[], $2::int4[]) WITH ORDINALITY AS u(oid, typmod, i) ORDER BY i";
 
-pub const SAVE_CHECKPOINT: &str = "INSERT INTO __siphon.checkpoint AS c (pipeline, lsn, committed_at, source_identity)
-     VALUES ($1, $2, now(), $3)
+pub const SAVE_CHECKPOINT: &str = "INSERT INTO __siphon.checkpoint AS c (pipeline, lsn, committed_at, source_identity, gtid)
+     VALUES ($1, $2, now(), $3, $4)
      ON CONFLICT (pipeline) DO UPDATE SET lsn = excluded.lsn, committed_at = excluded.committed_at,
-         source_identity = coalesce(excluded.source_identity, c.source_identity)";
+         source_identity = coalesce(excluded.source_identity, c.source_identity), gtid = excluded.gtid";
 
 pub const SAVE_SNAPSHOTTED: &str = "INSERT INTO __siphon.snapshotted_tables
      SELECT $1, s, n FROM unnest($2::text[], $3::text[]) AS u(s, n) ON CONFLICT DO NOTHING";
@@ -251,7 +252,7 @@ pub const SAVE_CHUNKS: &str = "INSERT INTO __siphon.copy_chunks
 
 pub const DELETE_JOBS: &str = "DELETE FROM __siphon.copy_chunks WHERE pipeline = $1 AND job = ANY($2)";
 
-pub const LOAD_CHECKPOINT: &str = "SELECT lsn, source_identity FROM __siphon.checkpoint WHERE pipeline = $1";
+pub const LOAD_CHECKPOINT: &str = "SELECT lsn, source_identity, gtid FROM __siphon.checkpoint WHERE pipeline = $1";
 
 pub const LOAD_SNAPSHOTTED: &str =
     "SELECT table_schema, table_name FROM __siphon.snapshotted_tables WHERE pipeline = $1 ORDER BY 1, 2";

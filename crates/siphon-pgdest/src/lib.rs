@@ -519,10 +519,11 @@ impl Destination for PgDestination {
             Error::fatal("the stored checkpoint is corrupt").with_detail(e.to_string())
         })?;
         let source_identity: Option<String> = row.get(1);
+        let gtid: Option<String> = row.get(2);
         let tables = self.session.query(dialect::LOAD_SNAPSHOTTED, &[&self.pipeline]).map_err(err)?;
         let snapshotted_tables =
             tables.iter().map(|r| TableName::new(r.get::<_, String>(0), r.get::<_, String>(1))).collect();
-        Ok(Some(Checkpoint { lsn, snapshotted_tables, source_identity, ..Checkpoint::default() }))
+        Ok(Some(Checkpoint { lsn, snapshotted_tables, source_identity, gtid, ..Checkpoint::default() }))
     }
 
     fn load_chunks(&mut self) -> Result<Vec<ChunkRecord>, DestinationError> {
@@ -676,7 +677,7 @@ impl Destination for PgDestination {
         let err = |e: SqlError| e.classify(what);
         self.begin(what)?;
         let lsn = cp.lsn.to_string();
-        self.session.execute(dialect::SAVE_CHECKPOINT, &[&self.pipeline, &lsn, &cp.source_identity]).map_err(err)?;
+        self.session.execute(dialect::SAVE_CHECKPOINT, &[&self.pipeline, &lsn, &cp.source_identity, &cp.gtid]).map_err(err)?;
         if !cp.snapshotted_tables.is_empty() {
             let (schemas, names): (Vec<&str>, Vec<&str>) =
                 cp.snapshotted_tables.iter().map(|t| (t.schema.as_str(), t.name.as_str())).unzip();

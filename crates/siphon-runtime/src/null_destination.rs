@@ -40,8 +40,11 @@ impl Destination for NullDestination {
         };
         let mut lines = text.lines();
         let corrupt = || DestinationError::fatal(format!("corrupt checkpoint file {}", self.file.display()));
-        // First line: `LSN` or `LSN IDENTITY`; then one snapshotted table per line.
+        // First line: `LSN` or `LSN IDENTITY`; then `gtid=SET` when there is one; then one
+        // snapshotted table per line.
         let first = lines.next().ok_or_else(corrupt)?;
+        let mut lines = lines.peekable();
+        let gtid = lines.next_if(|l| l.starts_with("gtid=")).map(|l| l["gtid=".len()..].to_string());
         let (lsn, identity) = match first.split_once(' ') {
             Some((l, i)) => (l, Some(i.to_string())),
             None => (first, None),
@@ -50,7 +53,7 @@ impl Destination for NullDestination {
         self.identity = identity.clone();
         let tables = lines.map(|l| TableName::parse(l).map_err(|_| corrupt())).collect::<Result<Vec<_>, _>>()?;
         self.snapshotted = tables.clone();
-        Ok(Some(Checkpoint { lsn, snapshotted_tables: tables, source_identity: identity, ..Checkpoint::default() }))
+        Ok(Some(Checkpoint { lsn, snapshotted_tables: tables, source_identity: identity, gtid, ..Checkpoint::default() }))
     }
 
     fn ensure_table(&mut self, _schema: &TableSchema) -> Result<(), DestinationError> {
@@ -90,6 +93,9 @@ impl Destination for NullDestination {
             Some(i) => format!("{} {i}\n", checkpoint.lsn),
             None => format!("{}\n", checkpoint.lsn),
         };
+        if let Some(g) = &checkpoint.gtid {
+            text.push_str(&format!("gtid={g}\n"));
+        }
         for t in &self.snapshotted {
             text.push_str(&format!("{t}\n"));
         }

@@ -451,6 +451,10 @@ struct Stream {
     batch: Batch,
     /// When the oldest uncommitted change arrived.
     pending_since: Option<Instant>,
+    /// The GTID set of the checkpoint (MySQL / MariaDB), and that of the last transaction
+    /// received but not committed (see [`ChangeStream::gtid`]).
+    gtid: Option<String>,
+    uncommitted_gtid: Option<String>,
     /// End of the last source transaction received but not committed to the destination.
     uncommitted_end: Option<Lsn>,
     in_transaction: bool,
@@ -515,25 +519,26 @@ impl<S: Source> Pipeline<S> {
         let configured = self.config.tables();
         let schemas = self.source.tables(configured.as_deref()).await?;
         let records = block(|| self.destination.load_chunks())?;
-        let (checkpoint, copy, gap) = match block(|| self.destination.load_checkpoint())? {
+        let (checkpoint, gtid, copy, gap) = match block(|| self.destination.load_checkpoint())? {
             Some(cp) => match self.check_continuity(&cp).await? {
                 Ok(lsn) => {
                     let copy = self.due_copies(&cp, &records, &schemas);
-                    (lsn, copy, None)
+                    (lsn, cp.gtid.clone(), copy, None)
                 }
                 Err(gap) => {
                     self.report_gap(&gap)?;
                     tokio::select! {
-                        r = self.fresh_copy(&schemas, &records, Some(&gap)) => { let (lsn, copy) = r?; (lsn, copy, Some(gap)) }
+                        r = self.fresh_copy(&schemas, &records, Some(&gap)) => { let (lsn, gtid, copy) = r?; (lsn, gtid, copy, Some(gap)) }
                         _ = stop.requested() => return Ok(()),
                     }
                 }
             },
             None => tokio::select! {
-                r = self.fresh_copy(&schemas, &records, None) => { let (lsn, copy) = r?; (lsn, copy, None) }
+                r = self.fresh_copy(&schemas, &records, None) => { let (lsn, gtid, copy) = r?; (lsn, gtid, copy, None) }
                 _ = stop.requested() => return Ok(()),
             },
         };
+        self.status.checkpoint_gtid = gtid.clone();
         self.status.checkpoint = Some(checkpoint);
         for s in &schemas {
             self.status.table_mut(&s.name); // listed (at zero) before their first change
@@ -551,7 +556,7 @@ impl<S: Source> Pipeline<S> {
                 }
             }
             self.destination.apply(batch)?;
-            self.destination.commit(&Checkpoint { lsn: checkpoint, chunks, ..Checkpoint::default() })
+            self.destination.commit(&Checkpoint { lsn: checkpoint, gtid: gtid.clone(), chunks, ..Checkpoint::default() })
         })?;
         let mut column_ids = HashMap::new();
         for s in &schemas {
@@ -559,7 +564,7 @@ impl<S: Source> Pipeline<S> {
                 column_ids.insert(s.name.clone(), ids);
             }
         }
-        let mut stream = self.source.stream(checkpoint, &schemas).await?;
+        let mut stream = self.source.stream(checkpoint, gtid.as_deref(), &schemas).await?;
         let (catalog_tx, catalog) = tokio::sync::mpsc::channel(4);
         let poller = (self.config.source.schema_poll_s > 0).then(|| {
             let every = Duration::from_secs(self.config.source.schema_poll_s);
@@ -572,6 +577,8 @@ impl<S: Source> Pipeline<S> {
             column_ids,
             renamed: Vec::new(),
             checkpoint,
+            gtid,
+            uncommitted_gtid: None,
             received: checkpoint,
             batch: Batch::new(),
             pending_since: None,
@@ -625,18 +632,11 @@ impl<S: Source> Pipeline<S> {
         schemas: &[Arc<TableSchema>],
         records: &[siphon_core::destination::ChunkRecord],
         gap: Option<&Gap>,
-    ) -> Result<(Lsn, Option<PendingCopy<S::Snapshot>>), Error> {
+    ) -> Result<(Lsn, Option<String>, Option<PendingCopy<S::Snapshot>>), Error> {
         self.set_phase(Phase::Snapshotting);
         let fresh = self.source.fresh_start(gap.is_some()).await?;
-        self.state_dir.reset_confirmed().map_err(|e| {
-            Error::fatal(format!(
-                "could not remove {} (the previous position history's confirmed position)",
-                self.state_dir.path().join("confirmed_lsn").display()
-            ))
-            .with_detail(e.to_string())
-            .with_hint("check that pipeline.state_dir is writable by siphon")
-        })?;
-        let (lsn, identity) = (fresh.position, fresh.identity);
+        self.forget_confirmed()?;
+        let (lsn, identity, gtid) = (fresh.position, fresh.identity, fresh.gtid);
         let job = copy::new_job_id();
         let mut old_jobs: Vec<String> = records.iter().map(|r| r.job.clone()).collect();
         old_jobs.dedup();
@@ -657,6 +657,7 @@ impl<S: Source> Pipeline<S> {
             self.destination.commit(&Checkpoint {
                 lsn,
                 source_identity: Some(identity),
+                gtid: gtid.clone(),
                 chunks,
                 finished_jobs: old_jobs,
                 ..Checkpoint::default()
@@ -665,7 +666,7 @@ impl<S: Source> Pipeline<S> {
         self.status.commits += 1;
         tracing::info!(consistent_point = %self.source.format_position(lsn), "fresh start: the tables are copied while the stream runs from this position");
         let reason = if gap.is_some() { "gap" } else { "initial" };
-        Ok((lsn, Some(PendingCopy { tables, held: fresh.snapshot, reason, truncated: true })))
+        Ok((lsn, gtid, Some(PendingCopy { tables, held: fresh.snapshot, reason, truncated: true })))
     }
 
     /// With a usable checkpoint: the copies still due — unfinished chunks of an interrupted copy,
@@ -719,7 +720,24 @@ impl<S: Source> Pipeline<S> {
                 Ok(Ok(lsn))
             }
             Continuity::Gap(gap) => Ok(Err(gap)),
+            Continuity::Moved { lsn, identity, was } => {
+                // The same transactions, on another server: its position for them becomes the
+                // checkpoint, committed before anything streams from there. Positions confirmed
+                // on the previous server mean nothing on this one.
+                self.forget_confirmed()?;
+                let checkpoint =
+                    Checkpoint { lsn, source_identity: Some(identity.clone()), gtid: cp.gtid.clone(), ..Checkpoint::default() };
+                block(|| self.destination.commit(&checkpoint))?;
+                let at = self.source.format_position(lsn);
+                let gtid = cp.gtid.clone().unwrap_or_default();
+                tracing::info!(event = "source.moved", from = %was, to = %identity, gtid = %gtid, position = %at, "the source is another server now; continuing at its position of the checkpoint's transactions, without a backfill");
+                self.record_event(serde_json::json!({
+                    "event": "source.moved", "from": was, "to": identity, "gtid": gtid, "position": at,
+                }));
+                Ok(Ok(lsn))
+            }
             Continuity::Anchored { lsn, identity } => {
+                self.forget_confirmed()?;
                 let checkpoint = Checkpoint { lsn, source_identity: Some(identity.clone()), ..Checkpoint::default() };
                 block(|| self.destination.commit(&checkpoint))?;
                 tracing::info!(event = "upgrade.anchored", lsn = %lsn, identity, "continuing on the upgraded server without a backfill");
@@ -729,6 +747,19 @@ impl<S: Source> Pipeline<S> {
                 Ok(Ok(lsn))
             }
         }
+    }
+
+    /// A new position history begins (fresh start, another server): the position confirmed in
+    /// the previous one is forgotten.
+    fn forget_confirmed(&self) -> Result<(), Error> {
+        self.state_dir.reset_confirmed().map_err(|e| {
+            Error::fatal(format!(
+                "could not remove {} (the previous position history's confirmed position)",
+                self.state_dir.path().join("confirmed_lsn").display()
+            ))
+            .with_detail(e.to_string())
+            .with_hint("check that pipeline.state_dir is writable by siphon")
+        })
     }
 
     /// Logs and records a gap; with `on_gap = "fail"` it is the error that stops the pipeline.
@@ -948,6 +979,7 @@ impl<S: Source> Pipeline<S> {
                     return Ok(());
                 }
                 st.uncommitted_end = Some(end_lsn);
+                st.uncommitted_gtid = stream.gtid();
                 st.last_commit_time_micros = commit_time_micros;
                 st.pending_since.get_or_insert_with(Instant::now);
                 let due =
@@ -1250,10 +1282,15 @@ impl<S: Source> Pipeline<S> {
         let changes = batch.change_count();
         let end = st.uncommitted_end.take();
         let lsn = end.unwrap_or(st.checkpoint);
+        let gtid = match end {
+            Some(_) => st.uncommitted_gtid.take(),
+            None => st.gtid.clone(),
+        };
         let started = Instant::now();
         let records = std::mem::take(&mut st.records);
         let checkpoint = Checkpoint {
             lsn,
+            gtid,
             snapshotted_tables: records.snapshotted,
             chunks: records.chunks,
             finished_jobs: records.finished_jobs,
@@ -1291,6 +1328,8 @@ impl<S: Source> Pipeline<S> {
         });
         st.pending_since = None;
         st.checkpoint = lsn;
+        st.gtid = checkpoint.gtid;
+        self.status.checkpoint_gtid = st.gtid.clone();
         stream.confirm(lsn);
         self.status.checkpoint = Some(lsn);
         self.status.commits += 1;

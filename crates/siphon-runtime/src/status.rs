@@ -44,6 +44,8 @@ pub struct Status {
     pub phase: Phase,
     /// The last committed checkpoint.
     pub checkpoint: Option<Lsn>,
+    /// The checkpoint's GTID set (MySQL / MariaDB with GTIDs).
+    pub checkpoint_gtid: Option<String>,
     /// Rows copied by the snapshot in this process.
     pub snapshot_rows: u64,
     /// Changes applied by streaming in this process.
@@ -133,6 +135,7 @@ impl Status {
             pipeline: pipeline.into(),
             phase: Phase::Starting,
             checkpoint: None,
+            checkpoint_gtid: None,
             snapshot_rows: 0,
             changes_applied: 0,
             commits: 0,
@@ -168,6 +171,7 @@ impl Status {
             "source": self.source.kind,
             "checkpoint": self.checkpoint.map(|l| (self.source.format)(l)),
             "checkpoint_lsn": self.checkpoint.map(|l| l.to_string()),
+            "checkpoint_gtid": self.checkpoint_gtid,
             "snapshot_rows": self.snapshot_rows,
             "changes_applied": self.changes_applied,
             "commits": self.commits,

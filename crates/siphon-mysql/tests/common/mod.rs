@@ -56,12 +56,21 @@ impl Env {
 
     /// A stream from `from` for `tables`, with its own server_id.
     pub async fn stream(&self, from: Lsn, tables: &[&str]) -> BinlogStream {
+        self.stream_with(from, None, tables).await
+    }
+
+    /// A stream from `from` that delivers the transactions in GTID state `applied` empty.
+    pub async fn stream_applied(&self, from: Lsn, applied: &str, tables: &[&str]) -> BinlogStream {
+        self.stream_with(from, Some(applied), tables).await
+    }
+
+    async fn stream_with(&self, from: Lsn, applied: Option<&str>, tables: &[&str]) -> BinlogStream {
         let mut schemas = Vec::new();
         for t in tables {
             schemas.push(self.schema(t).await);
         }
         let connector = MySqlConnector::new(&self.server.url(&self.db), next_server_id()).unwrap();
-        BinlogStream::start(&connector, from, &schemas).await.unwrap()
+        BinlogStream::start(&connector, from, applied, &schemas).await.unwrap()
     }
 }
 

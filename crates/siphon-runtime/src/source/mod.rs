@@ -47,6 +47,10 @@ pub enum Continuity {
     /// `siphon upgrade finish` left an anchor that matches the source: continue from `lsn` on
     /// the server identified by `identity` (commit it as the new checkpoint first).
     Anchored { lsn: Lsn, identity: String },
+    /// The checkpoint's transactions are on another server now (a failover in the source's
+    /// replication topology, proven by GTIDs): continue from `lsn`, that server's position
+    /// right after them, on the server identified by `identity` (`was`: the checkpoint's).
+    Moved { lsn: Lsn, identity: String, was: String },
     /// No: changes after the checkpoint may be missing.
     Gap(Gap),
 }
@@ -57,6 +61,8 @@ pub struct Fresh<S> {
     pub position: Lsn,
     /// The source server the position belongs to (stored with the checkpoint).
     pub identity: String,
+    /// The GTID set of every transaction before `position` (MySQL / MariaDB with GTIDs).
+    pub gtid: Option<String>,
     /// A snapshot consistent with `position`, held for the first copy, when the source made one.
     pub snapshot: Option<S>,
 }
@@ -89,6 +95,11 @@ pub trait ChangeStream: Send {
     }
     /// Streams `schema`'s table too from now on (it joined the replicated set while streaming).
     fn add_table(&mut self, schema: Arc<TableSchema>);
+    /// The GTID set of every transaction up to the last `Commit` [`ChangeStream::next`]
+    /// returned, when the source has GTIDs (committed with the checkpoint at that commit).
+    fn gtid(&self) -> Option<String> {
+        None
+    }
     fn shutdown(self) -> impl Future<Output = ()> + Send;
 }
 
@@ -145,10 +156,12 @@ pub trait Source: Clone + Send + Sync + 'static {
     /// position is discarded).
     fn fresh_start(&self, gap: bool) -> impl Future<Output = Result<Fresh<Self::Snapshot>, Error>> + Send;
 
-    /// Streams the changes after `from` to `tables`.
+    /// Streams the changes after `from` to `tables`; `gtid`: the checkpoint's GTID set, when it
+    /// has one (a source that has GTIDs starts after the transactions in it).
     fn stream(
         &self,
         from: Lsn,
+        gtid: Option<&str>,
         tables: &[Arc<TableSchema>],
     ) -> impl Future<Output = Result<Self::Stream, Error>> + Send;
 

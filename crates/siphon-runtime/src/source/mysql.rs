@@ -64,6 +64,10 @@ impl ChangeStream for BinlogStream {
         BinlogStream::add_table(self, &schema.name)
     }
 
+    fn gtid(&self) -> Option<String> {
+        BinlogStream::gtid_state(self)
+    }
+
     async fn shutdown(self) {
         BinlogStream::shutdown(self).await
     }
@@ -107,6 +111,13 @@ impl Source for MySqlSource {
     /// is later (`confirmed`: everything before it was received and committed, and heartbeats
     /// carried the server's position past commits of nothing — e.g. a binlog rotation on an idle
     /// server, after which the checkpoint's file may be purged without any change lost).
+    ///
+    /// On another server (a failover: the URL now reaches another member of the replication
+    /// topology), the checkpoint's GTID set says which transactions are applied; the server
+    /// itself finds where they end in its binlog ([`BinlogStream::position_after`]), and the
+    /// pipeline continues there ([`Continuity::Moved`]). Without GTIDs, or when that server
+    /// lacks some of the applied transactions (a replica that was behind) or purged what
+    /// follows them, it is a gap.
     async fn continuity(
         &self,
         cp: &Checkpoint,
@@ -118,9 +129,18 @@ impl Source for MySqlSource {
         let identity = catalog::server_identity(&mut conn).await?;
         let gap = |reason: String| Ok(Continuity::Gap(Gap { reason, from }));
         if let Some(was) = cp.source_identity.as_deref().filter(|was| *was != identity) {
-            return gap(format!(
-                "the source server changed: server id/binlog was {was}, is {identity} (another server, or its binlog was reset)"
-            ));
+            let Some(gtid) = cp.gtid.as_deref() else {
+                return gap(format!(
+                    "the source server changed: server id/binlog was {was}, is {identity} (another server, or its binlog was reset), and the checkpoint has no GTID set to continue by"
+                ));
+            };
+            drop(conn);
+            return match BinlogStream::position_after(&self.connector, gtid).await? {
+                Ok(lsn) => Ok(Continuity::Moved { lsn, identity, was: was.to_string() }),
+                Err(reason) => gap(format!(
+                    "the source server changed (server id/binlog was {was}, is {identity}) and cannot continue after the checkpoint's GTID set {gtid}: {reason}"
+                )),
+            };
         }
         match catalog::position_available(&mut conn, from).await? {
             Ok(()) => Ok(Continuity::Resume(from)),
@@ -132,13 +152,14 @@ impl Source for MySqlSource {
 
     async fn fresh_start(&self, _gap: bool) -> Result<Fresh<()>, Error> {
         let mut conn = self.connector.conn().await?;
-        let position = catalog::current_position(&mut conn).await?;
+        let (position, gtid) = catalog::current_position_and_gtid(&mut conn).await?;
         let identity = catalog::server_identity(&mut conn).await?;
-        Ok(Fresh { position, identity, snapshot: None })
+        Ok(Fresh { position, identity, gtid, snapshot: None })
     }
 
-    async fn stream(&self, from: Lsn, tables: &[Arc<TableSchema>]) -> Result<BinlogStream, Error> {
-        BinlogStream::start(&self.connector, from, tables).await
+    /// From the position, delivering the transactions in `gtid` (already applied) empty.
+    async fn stream(&self, from: Lsn, gtid: Option<&str>, tables: &[Arc<TableSchema>]) -> Result<BinlogStream, Error> {
+        BinlogStream::start(&self.connector, from, gtid, tables).await
     }
 
     /// Every table with a primary key in the URL's database when none are configured (keyless

@@ -163,10 +163,10 @@ impl Source for PostgresSource {
         }
         let created = slot::create_with_snapshot(&self.connector, &self.slot, &self.publication, false).await?;
         let identity = slot::identify(&self.connector, &self.slot, &self.publication).await?;
-        Ok(Fresh { position: created.consistent_point, identity, snapshot: Some(created) })
+        Ok(Fresh { position: created.consistent_point, identity, gtid: None, snapshot: Some(created) })
     }
 
-    async fn stream(&self, from: Lsn, tables: &[Arc<TableSchema>]) -> Result<PgStream, Error> {
+    async fn stream(&self, from: Lsn, _gtid: Option<&str>, tables: &[Arc<TableSchema>]) -> Result<PgStream, Error> {
         PgStream::start(&self.connector, &self.slot, &self.publication, from, tables).await
     }
 
