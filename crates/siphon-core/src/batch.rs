@@ -23,7 +23,12 @@
 //! the row's `__siphon_*` columns say); for a table with history it also keeps *every* change, in
 //! order, before compaction ([`TableBatch::history`]) — compaction never loses a history row.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
+
+/// Per-key maps: foldhash (seeded per process, as the standard hasher) hashes a key several
+/// times faster than SipHash, and a batch hashes every change's key.
+type KeyMap<V> = HashMap<Vec<Datum>, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
 
 use crate::change::{Change, ChangeKind};
@@ -117,15 +122,15 @@ pub struct TableBatch {
     /// Before applying `ops`, set these columns (by position in `schema`) to these values in
     /// every stored row: a TRUNCATE in soft-delete mode (see [`crate::modes`]). Empty otherwise.
     pub update_all_first: Vec<(usize, Datum)>,
-    ops: HashMap<Vec<Datum>, RowOp>,
+    ops: KeyMap<RowOp>,
     /// The stamp of the last change of each key (tables with metadata columns).
-    last: HashMap<Vec<Datum>, Stamp>,
+    last: KeyMap<Stamp>,
     /// The stamp of the last TRUNCATE (pushed through a [`Transaction`]).
     truncated_by: Option<Stamp>,
     /// Every change in order (tables with history).
     history: Vec<HistoryEntry>,
     /// The row each key deleted in this batch had in it before (soft-delete tables).
-    tombstones: HashMap<Vec<Datum>, Row>,
+    tombstones: KeyMap<Row>,
 }
 
 impl TableBatch {
@@ -134,11 +139,11 @@ impl TableBatch {
             schema,
             truncate_first: false,
             update_all_first: Vec::new(),
-            ops: HashMap::new(),
-            last: HashMap::new(),
+            ops: KeyMap::default(),
+            last: KeyMap::default(),
             truncated_by: None,
             history: Vec::new(),
-            tombstones: HashMap::new(),
+            tombstones: KeyMap::default(),
         }
     }
 
@@ -194,27 +199,34 @@ impl TableBatch {
     }
 
     fn key_of(&self, row: &Row) -> Vec<Datum> {
-        self.schema.key_indices().into_iter().map(|i| row[i].clone()).collect()
+        self.schema.columns.iter().zip(row.iter()).filter(|(c, _)| c.is_key).map(|(_, d)| d.clone()).collect()
     }
 
     fn upsert(&mut self, mut row: Row) {
         let key = self.key_of(&row);
-        let op = match self.ops.get(&key) {
-            Some(RowOp::Upsert(prev)) => {
-                fill_unchanged(&mut row, prev);
-                RowOp::Upsert(row)
+        match self.ops.entry(key) {
+            Entry::Vacant(e) => {
+                e.insert(RowOp::Upsert(row));
             }
-            Some(RowOp::Move { from, row: prev }) => {
-                fill_unchanged(&mut row, prev);
-                if row.contains(&Datum::UnchangedToast) {
-                    RowOp::Move { from: from.clone(), row }
-                } else {
-                    RowOp::Upsert(row)
-                }
+            Entry::Occupied(mut e) => {
+                let op = match e.get() {
+                    RowOp::Upsert(prev) => {
+                        fill_unchanged(&mut row, prev);
+                        RowOp::Upsert(row)
+                    }
+                    RowOp::Move { from, row: prev } => {
+                        fill_unchanged(&mut row, prev);
+                        if row.contains(&Datum::UnchangedToast) {
+                            RowOp::Move { from: from.clone(), row }
+                        } else {
+                            RowOp::Upsert(row)
+                        }
+                    }
+                    RowOp::Delete(_) => RowOp::Upsert(row),
+                };
+                e.insert(op);
             }
-            _ => RowOp::Upsert(row),
-        };
-        self.ops.insert(key, op);
+        }
     }
 
     /// Applies a stamped change, keeping its stamp per key and/or its history entry.
@@ -314,7 +326,7 @@ fn fill_unchanged(row: &mut Row, prev: &Row) {
 /// Compacted changes to any number of tables, with a running size for flush decisions.
 #[derive(Debug, Default)]
 pub struct Batch {
-    tables: HashMap<TableName, TableBatch>,
+    tables: HashMap<TableName, TableBatch, foldhash::fast::RandomState>,
     changes: usize,
     bytes: usize,
 }
@@ -327,8 +339,7 @@ impl Batch {
     pub fn push(&mut self, change: Change) {
         self.changes += 1;
         self.bytes += change_size(&change.kind);
-        let name = change.table.name.clone();
-        let table = self.tables.entry(name).or_insert_with(|| TableBatch::new(change.table.clone()));
+        let table = self.table_mut(&change.table);
         // A schema change mid-batch: later rows follow the newer schema.
         table.schema = change.table;
         table.apply(change.kind);
@@ -358,10 +369,17 @@ impl Batch {
         self.changes += 1;
         let size = change_size(&change.kind);
         self.bytes += if keeps.history { 2 * size } else { size };
-        let name = change.table.name.clone();
-        let table = self.tables.entry(name).or_insert_with(|| TableBatch::new(change.table.clone()));
+        let table = self.table_mut(&change.table);
         table.schema = change.table;
         table.apply_stamped(change.kind, stamp, keeps);
+    }
+
+    /// The table's batch (created empty); found without cloning its name in the common case.
+    fn table_mut(&mut self, schema: &Arc<TableSchema>) -> &mut TableBatch {
+        if !self.tables.contains_key(&schema.name) {
+            self.tables.insert(schema.name.clone(), TableBatch::new(schema.clone()));
+        }
+        self.tables.get_mut(&schema.name).expect("inserted above")
     }
 
     /// A TRUNCATE of the source transaction `tx`. In a soft-delete table, rows the batch

@@ -62,8 +62,8 @@ pub fn pg_text(kind: &ColumnKind, v: &Value) -> Result<Option<String>, ValueErro
         return Ok(None);
     }
     let text = match (kind, v) {
-        (K::Int { .. } | K::Year, Value::Int(i)) => i.to_string(),
-        (K::Int { .. } | K::Year, Value::UInt(u)) => u.to_string(),
+        (K::Int { .. } | K::Year, Value::Int(i)) => itoa::Buffer::new().format(*i).to_string(),
+        (K::Int { .. } | K::Year, Value::UInt(u)) => itoa::Buffer::new().format(*u).to_string(),
         (K::Year, Value::Bytes(b)) => year_text(b).ok_or_else(|| unexpected(v, kind))?,
         (K::Decimal { .. }, Value::Bytes(b)) => decimal_text(b).ok_or_else(|| unexpected(v, kind))?,
         (K::Float, Value::Float(f)) => float4_text(*f),
@@ -196,18 +196,57 @@ fn datetime_text(y: u16, mo: u8, d: u8, h: u8, mi: u8, s: u8, us: u32, zone: &st
     if mo == 0 || d == 0 {
         return None;
     }
-    let year = if y == 0 { 1 } else { y };
-    let bc = if y == 0 { " BC" } else { "" };
-    Some(format!("{year:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}{}{zone}{bc}", fraction(us)))
+    // Digit by digit: this runs for every temporal value the stream carries.
+    let mut out = String::with_capacity(32);
+    push_digits(&mut out, u32::from(if y == 0 { 1 } else { y }), 4);
+    out.push('-');
+    push_digits(&mut out, u32::from(mo), 2);
+    out.push('-');
+    push_digits(&mut out, u32::from(d), 2);
+    out.push(' ');
+    push_digits(&mut out, u32::from(h), 2);
+    out.push(':');
+    push_digits(&mut out, u32::from(mi), 2);
+    out.push(':');
+    push_digits(&mut out, u32::from(s), 2);
+    push_fraction(&mut out, us);
+    out.push_str(zone);
+    if y == 0 {
+        out.push_str(" BC");
+    }
+    Some(out)
 }
 
-/// `.123` for 123000 µs; empty for 0 (PostgreSQL drops trailing zeros).
-fn fraction(us: u32) -> String {
-    if us == 0 {
-        return String::new();
+/// `n` in decimal, zero-padded to at least `width` digits.
+fn push_digits(out: &mut String, n: u32, width: usize) {
+    let mut buf = itoa::Buffer::new();
+    let digits = buf.format(n);
+    for _ in digits.len()..width {
+        out.push('0');
     }
-    let f = format!(".{us:06}");
-    f.trim_end_matches('0').to_string()
+    out.push_str(digits);
+}
+
+/// `.123` for 123000 µs; nothing for 0 (PostgreSQL drops trailing zeros).
+fn push_fraction(out: &mut String, us: u32) {
+    if us == 0 {
+        return;
+    }
+    let mut digits = [b'0'; 6];
+    let mut n = us;
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    let len = 6 - digits.iter().rev().take_while(|&&d| d == b'0').count();
+    out.push('.');
+    out.push_str(std::str::from_utf8(&digits[..len]).expect("ASCII digits"));
+}
+
+fn fraction(us: u32) -> String {
+    let mut s = String::new();
+    push_fraction(&mut s, us);
+    s
 }
 
 /// PostgreSQL's interval output (`IntervalStyle = postgres`) for a time of day or duration:
@@ -493,6 +532,22 @@ fn json_double(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The digit-by-digit date-time text is the formatted one.
+        #[test]
+        fn datetime_text_is_the_formatted_text(
+            y in 0u16..10000, mo in 1u8..13, d in 1u8..32, h in 0u8..24, mi in 0u8..60, s in 0u8..60,
+            us in prop_oneof![Just(0u32), 0u32..1_000_000, Just(100_000), Just(5)], tz in any::<bool>(),
+        ) {
+            let zone = if tz { "+00" } else { "" };
+            let frac = if us == 0 { String::new() } else { format!(".{us:06}").trim_end_matches('0').to_string() };
+            let (year, bc) = if y == 0 { (1, " BC") } else { (y, "") };
+            let want = format!("{year:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}{frac}{zone}{bc}");
+            prop_assert_eq!(datetime_text(y, mo, d, h, mi, s, us, zone), Some(want));
+        }
+    }
 
     #[test]
     fn floats_print_like_postgres() {

@@ -77,6 +77,7 @@ use siphon_core::{Error, Lsn};
 use siphon_duckdb::query::QueryService;
 use siphon_duckdb::{DuckDbDestination, DuckDbOptions};
 use siphon_pgdest::{PgDestOptions, PgDestination};
+use futures_util::FutureExt;
 use tokio::sync::watch;
 
 use crate::copy;
@@ -90,6 +91,10 @@ use crate::telemetry;
 /// How long the source must be quiet, at a transaction boundary, before buffered changes are
 /// committed without waiting for `flush.interval_ms`.
 const CAUGHT_UP_QUIET: Duration = Duration::from_millis(20);
+
+/// At most this many events the stream already holds are handled in a row, between two looks
+/// at everything else the streaming loop waits for.
+const READY_RUN: usize = 4096;
 
 /// Copied rows already queued for one table are applied together up to about this much text
 /// (`CopyJob::coalesce`): few large pieces for a destination slower than the copy (DuckDB's
@@ -474,7 +479,7 @@ struct Stream {
 #[derive(Default)]
 struct AppliedCounts {
     /// Keyed by the schema's address: the entry holds the Arc, so the address stays unique.
-    counts: HashMap<(usize, RowOp), (Arc<TableSchema>, u64)>,
+    counts: HashMap<(usize, RowOp), (Arc<TableSchema>, u64), foldhash::fast::RandomState>,
 }
 
 impl AppliedCounts {
@@ -817,12 +822,15 @@ impl<S: Source> Pipeline<S> {
                 _ = stop.requested() => return self.finish(stream, st),
                 ev = stream.next() => {
                     last_event = Instant::now();
-                    let ev = ev?;
-                    if let SourceEvent::Schema(schema) = &ev {
-                        let told = stream.renamed(&schema.name);
-                        st.renamed = self.renamed_columns(schema, told, st).await?;
+                    self.on_stream_event(ev?, stream, st).await?;
+                    // Events the stream already holds are taken here, without a trip through
+                    // the select (whose per-turn cost exceeds a small change's): a bounded run,
+                    // so stop requests, copies and timers are still looked at every few
+                    // thousand events. `next` is cancel-safe (the select relies on it too).
+                    for _ in 0..READY_RUN {
+                        let Some(ev) = stream.next().now_or_never() else { break };
+                        self.on_stream_event(ev?, stream, st).await?;
                     }
-                    self.on_event(ev, stream, st)?
                 }
                 msg = next_copy_msg(&mut st.copy), if copy_open => {
                     last_event = Instant::now();
@@ -844,6 +852,14 @@ impl<S: Source> Pipeline<S> {
                 }
             }
         }
+    }
+
+    async fn on_stream_event(&mut self, ev: SourceEvent, stream: &mut S::Stream, st: &mut Stream) -> Result<(), Error> {
+        if let SourceEvent::Schema(schema) = &ev {
+            let told = stream.renamed(&schema.name);
+            st.renamed = self.renamed_columns(schema, told, st).await?;
+        }
+        self.on_event(ev, stream, st)
     }
 
     /// The columns a new description of a table renamed, `(old, new)`: a column gone from the
