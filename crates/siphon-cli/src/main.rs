@@ -328,6 +328,9 @@ fn status_text(v: &serde_json::Value, now_unix_ms: u64) -> String {
         "checkpoint  {}",
         field(if v["checkpoint"].is_string() { "checkpoint" } else { "checkpoint_lsn" })
     ));
+    if let Some(gtid) = v["checkpoint_gtid"].as_str() {
+        lines.push(format!("gtid        {gtid}"));
+    }
     lines.push(format!("snapshot    {} rows", field("snapshot_rows")));
     lines.push(format!("streamed    {} changes in {} commits", field("changes_applied"), field("commits")));
     if let Some(retained) = v["slot_retained_wal_bytes"].as_i64() {
@@ -716,5 +719,15 @@ mod tests {
         }
         let without_tables = status_text(&serde_json::json!({ "pipeline": "shop", "state": "stopped" }), 0);
         assert!(!without_tables.contains("table"), "{without_tables}");
+        assert!(!without_tables.contains("gtid"), "{without_tables}");
+        let mysql = status_text(
+            &serde_json::json!({ "pipeline": "shop", "state": "streaming", "checkpoint": "42:1234",
+                                 "checkpoint_gtid": "0-1-42,1-2-7" }),
+            0,
+        );
+        for line in ["checkpoint  42:1234", "gtid        0-1-42,1-2-7"] {
+            assert!(mysql.lines().any(|l| l == line), "missing {line:?} in:
+{mysql}");
+        }
     }
 }

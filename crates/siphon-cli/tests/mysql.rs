@@ -490,6 +490,16 @@ fn a_failover_to_a_replica_continues_by_gtid_without_a_backfill() {
     wait_synced(&mut siphon, &primary, db);
     let status = siphon.status().unwrap();
     assert!(status["checkpoint_gtid"].as_str().is_some_and(|g| g.starts_with("0-1-")), "{status}");
+    // Rotations on the idle primary: siphon confirms a position in its fourth binlog file, one
+    // the replica's binlog does not have (positions of one server mean nothing on another).
+    primary.sql(db, "FLUSH BINARY LOGS; FLUSH BINARY LOGS; FLUSH BINARY LOGS");
+    let rotated = position(&primary, db);
+    assert_eq!(rotated >> 32, 4);
+    let confirmed = p.dir.path().join("state/confirmed_lsn");
+    siphon_testkit::wait_for("a heartbeat past the rotations to be confirmed", common::TIMEOUT, || {
+        let text = std::fs::read_to_string(&confirmed).ok()?;
+        common::parse_lsn(text.trim()).filter(|c| *c >= rotated)
+    });
     siphon.kill9();
     // While siphon is down: more on the primary, which reach the replica; then the primary is
     // lost and the replica takes over, taking writes of its own.
