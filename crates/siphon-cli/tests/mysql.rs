@@ -553,3 +553,55 @@ fn a_failover_to_a_replica_that_lacks_applied_transactions_is_a_gap_that_is_repa
     assert!(siphon.stop().success());
     assert_orders_equal(&p, &replica, db);
 }
+
+/// The confirmed position file's `Lsn`, once it is at or past `at`.
+fn wait_confirmed(p: &Pipeline, at: u64) {
+    let confirmed = p.dir.path().join("state/confirmed_lsn");
+    siphon_testkit::wait_for("a heartbeat position to be confirmed", common::TIMEOUT, || {
+        let text = std::fs::read_to_string(&confirmed).ok()?;
+        common::parse_lsn(text.trim()).filter(|c| *c >= at)
+    });
+}
+
+#[test]
+fn a_reset_binlog_is_a_gap_even_where_its_positions_exist_again_and_is_repaired_once() {
+    let db = "reset";
+    let s = server(db);
+    s.sql(db, ORDERS);
+    s.sql(db, "INSERT INTO orders SELECT seq, 'c', seq, NULL, NULL, 1 FROM seq_1_to_300");
+    let p = pipeline(&s, db, &["reset.orders"], "[flush]\ninterval_ms = 20");
+    let mut siphon = p.start();
+    wait_synced(&mut siphon, &s, db);
+    let checkpoint = position(&s, db);
+    assert!(siphon.stop().success());
+    // RESET MASTER: the binlog starts again at binlog.000001, same server, same file names; it
+    // grows past the checkpoint's offset, so the position exists again but means another point.
+    s.sql(db, "RESET MASTER");
+    s.sql(db, "UPDATE orders SET customer = 'after the reset', note = REPEAT('n', 500) WHERE id <= 250; DELETE FROM orders WHERE id > 290;");
+    assert!(position(&s, db) > checkpoint, "the new binlog reaches past the old checkpoint");
+    let mut siphon = p.start();
+    let gap = common::wait_event(&mut siphon, &p, "gap.detected", 1);
+    assert!(gap["reason"].as_str().unwrap().contains("reset"), "{gap}");
+    common::wait_event(&mut siphon, &p, "gap.repaired", 1);
+    wait_synced(&mut siphon, &s, db);
+    // Rotations while idle: siphon confirms a position in binlog.000003.
+    s.sql(db, "FLUSH BINARY LOGS; FLUSH BINARY LOGS");
+    let rotated = position(&s, db);
+    wait_confirmed(&p, rotated);
+    assert!(siphon.stop().success());
+    assert_orders_equal(&p, &s, db);
+    // Reset again: the confirmed position belongs to the history before it; the repair's fresh
+    // start must forget it, or every later start would see binlog.000003 missing: a gap again.
+    s.sql(db, "RESET MASTER");
+    s.sql(db, "UPDATE orders SET qty = 5 WHERE id <= 30");
+    let mut siphon = p.start();
+    common::wait_event(&mut siphon, &p, "gap.repaired", 2);
+    wait_synced(&mut siphon, &s, db);
+    assert!(siphon.stop().success());
+    s.sql(db, "UPDATE orders SET qty = 6 WHERE id <= 40");
+    let mut siphon = p.start();
+    wait_synced(&mut siphon, &s, db);
+    assert!(siphon.stop().success());
+    assert_eq!(common::events(&p, "gap.detected").len(), 2, "one gap per reset, none after the repair");
+    assert_orders_equal(&p, &s, db);
+}

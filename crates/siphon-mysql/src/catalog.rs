@@ -246,6 +246,41 @@ pub async fn current_position_and_gtid(conn: &mut Conn) -> Result<(Lsn, Option<S
     }
 }
 
+/// `Ok(())` when the server's binlog holds every transaction of GTID set `gtid` (its
+/// `@@gtid_binlog_pos` is at or past each domain's entry on MariaDB; `GTID_SUBSET(gtid,
+/// @@gtid_executed)` on MySQL); `Err(reason)` when it does not: its binlog was reset (`RESET
+/// MASTER`) or it was restored from an older backup, so its positions no longer mean what the
+/// checkpoint's did.
+pub async fn gtid_covered(conn: &mut Conn, gtid: &str) -> Result<Result<(), String>, Error> {
+    let what = "could not read the server's GTID position";
+    match flavor(conn).await? {
+        Flavor::MariaDb => {
+            let want: crate::gtid::MariaGtidState = gtid
+                .parse()
+                .map_err(|_| Error::fatal(format!("the checkpoint's GTID set {gtid:?} is not a MariaDB GTID state")))?;
+            let have: Option<String> = conn.query_first("SELECT @@gtid_binlog_pos").await.map_err(|e| classify(e, what))?;
+            let have = have.unwrap_or_default();
+            let state: crate::gtid::MariaGtidState = have.parse().unwrap_or_default();
+            let missing = want.gtids().copied().find(|g| !state.contains(*g));
+            Ok(match missing {
+                None => Ok(()),
+                Some(g) => Err(format!(
+                    "the server's binlog ends at GTID {have:?}, before {g} which the checkpoint includes"
+                )),
+            })
+        }
+        Flavor::MySql => {
+            let covered: Option<i64> =
+                conn.exec_first("SELECT GTID_SUBSET(?, @@GLOBAL.gtid_executed)", (gtid,)).await.map_err(|e| classify(e, what))?;
+            Ok(if covered == Some(1) {
+                Ok(())
+            } else {
+                Err(format!("the server's gtid_executed does not contain the checkpoint's GTID set {gtid}"))
+            })
+        }
+    }
+}
+
 /// The binlog files the server still has, with their sizes (`SHOW BINARY LOGS`).
 pub async fn binary_logs(conn: &mut Conn) -> Result<Vec<(String, u64)>, Error> {
     let rows: Vec<mysql_async::Row> = conn

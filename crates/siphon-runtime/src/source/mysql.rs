@@ -142,6 +142,13 @@ impl Source for MySqlSource {
                 )),
             };
         }
+        if let Some(gtid) = cp.gtid.as_deref() {
+            if let Err(reason) = catalog::gtid_covered(&mut conn, gtid).await? {
+                return gap(format!(
+                    "the server no longer has transactions the checkpoint includes (its binlog was reset, or it was restored from an older backup): {reason}"
+                ));
+            }
+        }
         match catalog::position_available(&mut conn, from).await? {
             Ok(()) => Ok(Continuity::Resume(from)),
             Err(reason) => {
