@@ -20,6 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
+source bench/lib.sh         # now, calc, median
 source scripts/pg.sh        # free_port
 source scripts/mariadb.sh
 ROUNDS=${ROUNDS:-3}; ROWS_BIG=${ROWS_BIG:-1000000}; TXNS_SMALL=${TXNS_SMALL:-50000}; WORKLOADS=${WORKLOADS:-big small}
@@ -40,9 +41,6 @@ mariadb_sql "$work/db" -e "CREATE DATABASE bench;
   CREATE TABLE bench.t (id bigint PRIMARY KEY, a int, b varchar(64), c datetime(6)) ENGINE=InnoDB;
   CREATE TABLE bench.marker (id int AUTO_INCREMENT PRIMARY KEY) ENGINE=InnoDB"
 
-now() { date +%s.%N; }
-calc() { awk "BEGIN { print $1 }"; }
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 # Positions: "file offset" as SHOW MASTER STATUS prints them; as numbers, siphon's Lsn:
 # (file sequence << 32) | offset, which status.json prints as `X/Y` hex in checkpoint_lsn.
 master_status() { mariadb_sql "$work/db" -e "SHOW MASTER STATUS" | awk '{print $1, $2}'; }

@@ -12,6 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
+source bench/lib.sh         # now, calc, median
 source scripts/pg.sh
 ROUNDS=${ROUNDS:-3}; ROWS_BIG=${ROWS_BIG:-1000000}; TXNS_SMALL=${TXNS_SMALL:-50000}; WORKLOADS=${WORKLOADS:-big small}
 
@@ -31,7 +32,6 @@ pg_psql "$work/pg" "$port" bench -c "CREATE TABLE t (id bigint PRIMARY KEY, a in
 url="postgres://postgres:\${PGPASSWORD}@127.0.0.1:$port/bench"
 
 lsn_num() { local hi=${1%/*} lo=${1#*/}; echo $(( (16#$hi << 32) | 16#$lo )); }
-now() { date +%s.%N; }
 
 # siphon pipelines: each first started once on the empty table (creates its slot, commits an empty snapshot).
 for kind in null duckdb; do
@@ -93,9 +93,7 @@ drain_siphon() { # kind marker: times from streaming start (after connect and ca
   calc "$(now) - $t0"
   stop_siphon
 }
-calc() { awk "BEGIN { print $1 }"; }
 timed() { local t0 t1; t0=$(now); "$@" >/dev/null; t1=$(now); calc "$t1 - $t0"; }
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 printf 'workload  consumer         round  seconds   rows/s\n'
 declare -A secs

@@ -12,6 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
+source bench/lib.sh         # now, calc, median
 source scripts/pg.sh
 ROUNDS=${ROUNDS:-3}; ROWS=${ROWS:-10000000}; CONNS=${CONNS:-4}; CHUNK_ROWS=${CHUNK_ROWS:-100000}
 
@@ -38,9 +39,6 @@ url="postgres://postgres:\${PGPASSWORD}@127.0.0.1:$port/bench"
 bytes=$(pg_psql "$work/pg" "$port" bench -Atc "COPY t TO STDOUT" | wc -c)
 echo "COPY text: $bytes bytes"
 
-now() { date +%s.%N; }
-calc() { awk "BEGIN { print $1 }"; }
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 baseline() {
   local t0 step i lo hi
