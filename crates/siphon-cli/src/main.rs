@@ -726,8 +726,11 @@ mod tests {
             0,
         );
         for line in ["checkpoint  42:1234", "gtid        0-1-42,1-2-7"] {
-            assert!(mysql.lines().any(|l| l == line), "missing {line:?} in:
-{mysql}");
+            assert!(
+                mysql.lines().any(|l| l == line),
+                "missing {line:?} in:
+{mysql}"
+            );
         }
     }
 }

@@ -507,11 +507,15 @@ fn a_failover_to_a_replica_continues_by_gtid_without_a_backfill() {
     wait_replicated(&primary, &replica);
     replica.sql("", "STOP SLAVE");
     primary.kill();
-    replica.sql(db, "DELETE FROM orders WHERE id <= 10; INSERT INTO orders VALUES (901, 'new primary', 2, NULL, 'x', 3);");
+    replica
+        .sql(db, "DELETE FROM orders WHERE id <= 10; INSERT INTO orders VALUES (901, 'new primary', 2, NULL, 'x', 3);");
     repoint(&p, &primary, &replica);
     let mut siphon = p.start();
     let moved = common::wait_event(&mut siphon, &p, "source.moved", 1);
-    assert!(moved["from"].as_str().unwrap().starts_with("1/") && moved["to"].as_str().unwrap().starts_with("2/"), "{moved}");
+    assert!(
+        moved["from"].as_str().unwrap().starts_with("1/") && moved["to"].as_str().unwrap().starts_with("2/"),
+        "{moved}"
+    );
     wait_synced(&mut siphon, &replica, db);
     assert!(siphon.stop().success());
     assert_orders_equal(&p, &replica, db);

@@ -462,18 +462,11 @@ fn change_size(kind: &ChangeKind) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{Column, SourceType};
     use proptest::prelude::*;
     use std::collections::BTreeMap;
 
     fn schema() -> Arc<TableSchema> {
-        let col = |name: &str, is_key| Column {
-            name: name.into(),
-            source_type: SourceType { oid: 23, modifier: -1, name: "integer".into(), base: None },
-            is_key,
-            nullable: !is_key,
-        };
-        Arc::new(TableSchema { name: TableName::new("public", "t"), columns: vec![col("id", true), col("v", false)] })
+        crate::testing::int_table(&["v"])
     }
 
     fn row(id: i64, v: &str) -> Row {

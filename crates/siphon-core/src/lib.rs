@@ -17,6 +17,8 @@ pub mod pgtext;
 pub mod position;
 pub mod row;
 pub mod schema;
+#[doc(hidden)]
+pub mod testing;
 
 pub use batch::{Batch, RowOp, TableBatch};
 pub use change::{Change, ChangeKind};

@@ -477,16 +477,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn schema() -> Arc<TableSchema> {
-        let col = |name: &str, is_key| Column {
-            name: name.into(),
-            source_type: SourceType { oid: 23, modifier: -1, name: "integer".into(), base: None },
-            is_key,
-            nullable: !is_key,
-        };
-        Arc::new(TableSchema {
-            name: TableName::new("public", "t"),
-            columns: vec![col("id", true), col("email", false), col("notes", false)],
-        })
+        crate::testing::int_table(&["email", "notes"])
     }
 
     fn t(s: &str) -> Datum {

@@ -258,20 +258,23 @@ pub async fn gtid_covered(conn: &mut Conn, gtid: &str) -> Result<Result<(), Stri
             let want: crate::gtid::MariaGtidState = gtid
                 .parse()
                 .map_err(|_| Error::fatal(format!("the checkpoint's GTID set {gtid:?} is not a MariaDB GTID state")))?;
-            let have: Option<String> = conn.query_first("SELECT @@gtid_binlog_pos").await.map_err(|e| classify(e, what))?;
+            let have: Option<String> =
+                conn.query_first("SELECT @@gtid_binlog_pos").await.map_err(|e| classify(e, what))?;
             let have = have.unwrap_or_default();
             let state: crate::gtid::MariaGtidState = have.parse().unwrap_or_default();
             let missing = want.gtids().copied().find(|g| !state.contains(*g));
             Ok(match missing {
                 None => Ok(()),
-                Some(g) => Err(format!(
-                    "the server's binlog ends at GTID {have:?}, before {g} which the checkpoint includes"
-                )),
+                Some(g) => {
+                    Err(format!("the server's binlog ends at GTID {have:?}, before {g} which the checkpoint includes"))
+                }
             })
         }
         Flavor::MySql => {
-            let covered: Option<i64> =
-                conn.exec_first("SELECT GTID_SUBSET(?, @@GLOBAL.gtid_executed)", (gtid,)).await.map_err(|e| classify(e, what))?;
+            let covered: Option<i64> = conn
+                .exec_first("SELECT GTID_SUBSET(?, @@GLOBAL.gtid_executed)", (gtid,))
+                .await
+                .map_err(|e| classify(e, what))?;
             Ok(if covered == Some(1) {
                 Ok(())
             } else {

@@ -147,12 +147,15 @@ pub fn truncated_table(query: &str, default_db: &str) -> Option<(String, String)
     tail.is_empty().then_some((db, table))
 }
 
+/// `(db, table, [(old, new)])`: the columns one statement renames.
+pub type Renamed = (String, String, Vec<(String, String)>);
+
 /// The columns an `ALTER TABLE` renames, `(db, table, [(old, new)])`: its `RENAME COLUMN a TO b`
 /// and `CHANGE [COLUMN] a b <definition>` clauses (a `CHANGE` that keeps the name is not a
 /// rename). `None` for any other statement. Unqualified names are in `default_db`. The binlog
 /// carries no column identities, so this is how a rename is told from a drop and an add; the
 /// runtime accepts a pair only if the old name left the table's columns and the new one came.
-pub fn renamed_columns(query: &str, default_db: &str) -> Option<(String, String, Vec<(String, String)>)> {
+pub fn renamed_columns(query: &str, default_db: &str) -> Option<Renamed> {
     let tokens = tokens(&strip_comments(query))?;
     let mut t = tokens.iter().peekable();
     let kw = |tok: Option<&&Token>, k: &str| matches!(tok, Some(Token::Word(w, false)) if w.eq_ignore_ascii_case(k));

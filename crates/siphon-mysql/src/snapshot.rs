@@ -149,11 +149,11 @@ fn key_literal(k: &KeyColumn, v: &str) -> Result<String, Error> {
         KeyClass::Number { .. } => !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b)),
         KeyClass::Temporal => !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit() || b" :.-".contains(&b)),
         KeyClass::Text { charset } => {
-            v.len() % 2 == 0
+            v.len().is_multiple_of(2)
                 && v.bytes().all(|b| b.is_ascii_hexdigit())
                 && charset.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
         }
-        KeyClass::Binary => v.len() % 2 == 0 && v.bytes().all(|b| b.is_ascii_hexdigit()),
+        KeyClass::Binary => v.len().is_multiple_of(2) && v.bytes().all(|b| b.is_ascii_hexdigit()),
     };
     if !ok {
         return Err(Error::fatal(format!("invalid key bound for column {}", k.name))

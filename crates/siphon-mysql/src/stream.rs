@@ -147,8 +147,11 @@ impl BinlogStream {
         }
         let parse = |text: &str| {
             GtidState::parse(text, mariadb).map_err(|_| {
-                Error::fatal(format!("invalid GTID set {text:?} for this server"))
-                    .with_hint(if mariadb { "MariaDB GTIDs are domain-server-seq, e.g. 0-1-42" } else { "MySQL GTID sets are uuid:interval[:interval], e.g. 3e11fa47-71ca-11e1-9e33-c80aa9429562:1-42" })
+                Error::fatal(format!("invalid GTID set {text:?} for this server")).with_hint(if mariadb {
+                    "MariaDB GTIDs are domain-server-seq, e.g. 0-1-42"
+                } else {
+                    "MySQL GTID sets are uuid:interval[:interval], e.g. 3e11fa47-71ca-11e1-9e33-c80aa9429562:1-42"
+                })
             })
         };
         let applied = applied.map(parse).transpose()?;
@@ -208,7 +211,10 @@ impl BinlogStream {
             let event = match self.stream.next().await {
                 Some(Ok(event)) => event,
                 Some(Err(mysql_async::Error::Server(s))) if s.code == 1236 => {
-                    return Err(position_unavailable(&crate::position::lsn_display(self.decoder.server_end()), &s.message))
+                    return Err(position_unavailable(
+                        &crate::position::lsn_display(self.decoder.server_end()),
+                        &s.message,
+                    ))
                 }
                 Some(Err(e)) => return Err(classify(e, "binlog stream failed")),
                 None => {

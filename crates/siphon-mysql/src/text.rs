@@ -340,7 +340,7 @@ pub fn decode(charset: &Charset, b: &[u8]) -> Result<String, ValueError> {
             }
         }
         Charset::Utf16Be | Charset::Utf16Le => {
-            if b.len() % 2 != 0 {
+            if !b.len().is_multiple_of(2) {
                 return Err(invalid("utf16"));
             }
             let units = b.chunks_exact(2).map(|p| {
@@ -353,7 +353,7 @@ pub fn decode(charset: &Charset, b: &[u8]) -> Result<String, ValueError> {
             char::decode_utf16(units).collect::<Result<String, _>>().map_err(|_| invalid("utf16"))
         }
         Charset::Utf32Be => {
-            if b.len() % 4 != 0 {
+            if !b.len().is_multiple_of(4) {
                 return Err(invalid("utf32"));
             }
             b.chunks_exact(4)
@@ -574,7 +574,7 @@ mod tests {
             (1234567.0, "1.234567e+06"),
             (0.0001, "0.0001"),
             (0.00001, "1e-05"),
-            (1.17549435e-38, "1.1754944e-38"),
+            (1.175_494_4e-38, "1.1754944e-38"),
             (1e-45, "1e-45"),
             (100000.0, "100000"),
             (1000000.0, "1e+06"),

@@ -214,10 +214,14 @@ async fn gtid_state_is_tracked_and_a_stream_can_start_from_it() {
 
     let schema = env.schema("t").await;
     let connector = siphon_mysql::MySqlConnector::new(&env.server.url(&env.db), common::next_server_id()).unwrap();
-    let mut from_gtid =
-        siphon_mysql::BinlogStream::start_at(&connector, siphon_mysql::StartAt::Gtid(after_two.clone()), None, &[schema])
-            .await
-            .unwrap();
+    let mut from_gtid = siphon_mysql::BinlogStream::start_at(
+        &connector,
+        siphon_mysql::StartAt::Gtid(after_two.clone()),
+        None,
+        &[schema],
+    )
+    .await
+    .unwrap();
     let events = collect_commits(&mut from_gtid, 1).await;
     assert_eq!(changes(&events), vec![vec!["I 3".to_string()]]);
     from_gtid.shutdown().await;

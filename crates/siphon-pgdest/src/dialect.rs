@@ -236,7 +236,8 @@ pub const TYPE_NAMES: &str =
     "SELECT (SELECT pg_catalog.format_type(t.oid, u.typmod) FROM pg_catalog.pg_type t WHERE t.oid = u.oid)
      FROM unnest($1::oid[], $2::int4[]) WITH ORDINALITY AS u(oid, typmod, i) ORDER BY i";
 
-pub const SAVE_CHECKPOINT: &str = "INSERT INTO __siphon.checkpoint AS c (pipeline, lsn, committed_at, source_identity, gtid)
+pub const SAVE_CHECKPOINT: &str =
+    "INSERT INTO __siphon.checkpoint AS c (pipeline, lsn, committed_at, source_identity, gtid)
      VALUES ($1, $2, now(), $3, $4)
      ON CONFLICT (pipeline) DO UPDATE SET lsn = excluded.lsn, committed_at = excluded.committed_at,
          source_identity = coalesce(excluded.source_identity, c.source_identity), gtid = excluded.gtid";

@@ -677,7 +677,9 @@ impl Destination for PgDestination {
         let err = |e: SqlError| e.classify(what);
         self.begin(what)?;
         let lsn = cp.lsn.to_string();
-        self.session.execute(dialect::SAVE_CHECKPOINT, &[&self.pipeline, &lsn, &cp.source_identity, &cp.gtid]).map_err(err)?;
+        self.session
+            .execute(dialect::SAVE_CHECKPOINT, &[&self.pipeline, &lsn, &cp.source_identity, &cp.gtid])
+            .map_err(err)?;
         if !cp.snapshotted_tables.is_empty() {
             let (schemas, names): (Vec<&str>, Vec<&str>) =
                 cp.snapshotted_tables.iter().map(|t| (t.schema.as_str(), t.name.as_str())).unzip();

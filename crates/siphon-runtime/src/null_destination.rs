@@ -53,7 +53,13 @@ impl Destination for NullDestination {
         self.identity = identity.clone();
         let tables = lines.map(|l| TableName::parse(l).map_err(|_| corrupt())).collect::<Result<Vec<_>, _>>()?;
         self.snapshotted = tables.clone();
-        Ok(Some(Checkpoint { lsn, snapshotted_tables: tables, source_identity: identity, gtid, ..Checkpoint::default() }))
+        Ok(Some(Checkpoint {
+            lsn,
+            snapshotted_tables: tables,
+            source_identity: identity,
+            gtid,
+            ..Checkpoint::default()
+        }))
     }
 
     fn ensure_table(&mut self, _schema: &TableSchema) -> Result<(), DestinationError> {

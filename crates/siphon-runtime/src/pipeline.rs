@@ -68,6 +68,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
 use siphon_core::batch::Batch;
 use siphon_core::change::{Change, ChangeKind, SourceEvent};
 use siphon_core::config::{Config, DestinationKind, OnGap, SourceKind};
@@ -77,7 +78,6 @@ use siphon_core::{Error, Lsn};
 use siphon_duckdb::query::QueryService;
 use siphon_duckdb::{DuckDbDestination, DuckDbOptions};
 use siphon_pgdest::{PgDestOptions, PgDestination};
-use futures_util::FutureExt;
 use tokio::sync::watch;
 
 use crate::copy;
@@ -561,7 +561,12 @@ impl<S: Source> Pipeline<S> {
                 }
             }
             self.destination.apply(batch)?;
-            self.destination.commit(&Checkpoint { lsn: checkpoint, gtid: gtid.clone(), chunks, ..Checkpoint::default() })
+            self.destination.commit(&Checkpoint {
+                lsn: checkpoint,
+                gtid: gtid.clone(),
+                chunks,
+                ..Checkpoint::default()
+            })
         })?;
         let mut column_ids = HashMap::new();
         for s in &schemas {
@@ -730,8 +735,12 @@ impl<S: Source> Pipeline<S> {
                 // checkpoint, committed before anything streams from there. Positions confirmed
                 // on the previous server mean nothing on this one.
                 self.forget_confirmed()?;
-                let checkpoint =
-                    Checkpoint { lsn, source_identity: Some(identity.clone()), gtid: cp.gtid.clone(), ..Checkpoint::default() };
+                let checkpoint = Checkpoint {
+                    lsn,
+                    source_identity: Some(identity.clone()),
+                    gtid: cp.gtid.clone(),
+                    ..Checkpoint::default()
+                };
                 block(|| self.destination.commit(&checkpoint))?;
                 let at = self.source.format_position(lsn);
                 let gtid = cp.gtid.clone().unwrap_or_default();

@@ -250,17 +250,10 @@ mod tests {
     use siphon_core::config::{HistoryMode, Secret};
     use siphon_core::modes::TableMode;
     use siphon_core::row::Datum;
-    use siphon_core::schema::SourceType;
     use siphon_core::{batch::Transaction, Lsn};
 
     fn schema() -> Arc<TableSchema> {
-        let col = |name: &str, is_key| Column {
-            name: name.into(),
-            source_type: SourceType { oid: 23, modifier: -1, name: "integer".into(), base: None },
-            is_key,
-            nullable: !is_key,
-        };
-        Arc::new(TableSchema { name: TableName::new("public", "t"), columns: vec![col("id", true), col("v", false)] })
+        siphon_core::testing::int_table(&["v"])
     }
 
     fn t(s: &str) -> Datum {
