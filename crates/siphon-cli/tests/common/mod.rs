@@ -171,7 +171,9 @@ impl Siphon {
 
 impl Drop for Siphon {
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        if std::env::var_os("SIPHON_TEST_SHOW_LOG").is_some() {
+            eprintln!("--- siphon log ---\n{}", std::fs::read_to_string(&self.log).unwrap_or_default());
+        } else if std::thread::panicking() {
             // A failed test shows what siphon was doing: its last status and log lines.
             let log = std::fs::read_to_string(&self.log).unwrap_or_default();
             let tail: Vec<&str> = log.lines().rev().take(80).collect();
