@@ -830,7 +830,6 @@ impl<S: Source> Pipeline<S> {
                 biased;
                 _ = stop.requested() => return self.finish(stream, st),
                 ev = stream.next() => {
-                    last_event = Instant::now();
                     self.on_stream_event(ev?, stream, st).await?;
                     // Events the stream already holds are taken here, without a trip through
                     // the select (whose per-turn cost exceeds a small change's): a bounded run,
@@ -840,6 +839,8 @@ impl<S: Source> Pipeline<S> {
                         let Some(ev) = stream.next().now_or_never() else { break };
                         self.on_stream_event(ev?, stream, st).await?;
                     }
+                    // When the stream last had something: the caught-up timer counts from here.
+                    last_event = Instant::now();
                 }
                 msg = next_copy_msg(&mut st.copy), if copy_open => {
                     last_event = Instant::now();
