@@ -245,9 +245,13 @@ fn postgresql_only_commands_say_so() {
     let s = server(db);
     s.sql(db, "CREATE TABLE t (id int PRIMARY KEY)");
     let p = pipeline(&s, db, &["pgonly.t"], "");
-    for cmd in [&["slots", "list"][..], &["upgrade", "prepare"], &["verify"]] {
+    for (cmd, hint) in [
+        (&["slots", "list"][..], "binlog_expire_logs_seconds"),
+        (&["upgrade", "prepare"], "siphon pause"),
+        (&["verify"], "siphon backfill"),
+    ] {
         let (ok, out) = siphon_cli(&p, cmd);
-        assert!(!ok && out.contains("MySQL"), "{cmd:?}: {out}");
+        assert!(!ok && out.contains("MySQL") && out.contains(hint), "{cmd:?}: {out}");
     }
 }
 

@@ -338,10 +338,19 @@ pub async fn poll_catalog<S: Source>(
 pub fn require_postgres(config: &siphon_core::config::Config, what: &str) -> Result<(), Error> {
     match config.source.kind {
         siphon_core::config::SourceKind::Postgres => Ok(()),
-        siphon_core::config::SourceKind::Mysql => Err(Error::fatal(format!(
-            "{what} is not available for a MySQL/MariaDB source yet (it works on PostgreSQL sources)"
-        ))
-        .with_hint("see docs/mysql.md for what a MySQL source supports")),
+        siphon_core::config::SourceKind::Mysql => {
+            let hint = if what.contains("upgrade") {
+                "a MySQL/MariaDB upgrade needs no siphon command: `siphon pause`, upgrade the server (in place, or promote an upgraded GTID replica and point source.url at it), `siphon resume`; siphon checks on its own that the binlog continues (position and GTIDs, see docs/mysql.md), and re-copies if it does not"
+            } else if what.contains("slots") {
+                "a MySQL/MariaDB source holds no slot on the server: the binlog is kept by the server's retention (binlog_expire_logs_seconds); `siphon doctor` checks it"
+            } else {
+                "see docs/mysql.md for what a MySQL source supports; `siphon backfill TABLE` re-copies a table online"
+            };
+            Err(Error::fatal(format!(
+                "{what} is not available for a MySQL/MariaDB source (it works on PostgreSQL sources)"
+            ))
+            .with_hint(hint))
+        }
     }
 }
 pub mod mysql;
