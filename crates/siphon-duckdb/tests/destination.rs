@@ -118,6 +118,22 @@ fn an_ordinary_commit_keeps_the_source_identity() {
 }
 
 #[test]
+fn the_gtid_set_is_stored_as_each_commit_gives_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = schema(vec![col("id", 23, true)]);
+    let mut d = open(&dir);
+    d.ensure_table(&s).unwrap();
+    d.commit(&Checkpoint { gtid: Some("0-1-42,1-2-7".into()), ..cp(100) }).unwrap();
+    drop(d);
+    let mut d = open(&dir);
+    assert_eq!(d.load_checkpoint().unwrap().unwrap().gtid.as_deref(), Some("0-1-42,1-2-7"));
+    // Unlike the identity, a commit without a set clears it: a stale set must never outlive
+    // the position it belongs to.
+    d.commit(&Checkpoint::at(Lsn(200))).unwrap();
+    assert_eq!(d.load_checkpoint().unwrap().unwrap().gtid, None);
+}
+
+#[test]
 fn new_source_columns_are_added_and_old_rows_keep_theirs() {
     let dir = tempfile::tempdir().unwrap();
     let s1 = schema(vec![col("id", 23, true), col("v", 25, false)]);

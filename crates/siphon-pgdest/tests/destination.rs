@@ -107,6 +107,17 @@ fn data_and_checkpoint_commit_together_and_a_rollback_discards_both() {
     assert_eq!(loaded.lsn, Lsn(200));
     assert_eq!(loaded.source_identity.as_deref(), Some("7/1"), "a commit without an identity keeps the stored one");
     assert_eq!(loaded.snapshotted_tables, vec![TableName::new("app", "t")]);
+    assert_eq!(loaded.gtid, None);
+    d.commit(&Checkpoint {
+        lsn: Lsn(300),
+        gtid: Some("3e11fa47-71ca-11e1-9e33-c80aa9429562:1-42".into()),
+        ..Checkpoint::default()
+    })
+    .unwrap();
+    let loaded = d.load_checkpoint().unwrap().unwrap();
+    assert_eq!(loaded.gtid.as_deref(), Some("3e11fa47-71ca-11e1-9e33-c80aa9429562:1-42"), "stored with the position");
+    d.commit(&Checkpoint::at(Lsn(400))).unwrap();
+    assert_eq!(d.load_checkpoint().unwrap().unwrap().gtid, None, "a commit without a set clears it");
     assert_eq!(open(&db, "other", None).load_checkpoint().unwrap(), None, "checkpoints are per pipeline");
     assert_eq!(d.count_rows(&TableName::new("app", "t")).unwrap(), Some(1));
 }
