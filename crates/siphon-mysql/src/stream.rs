@@ -172,7 +172,12 @@ impl BinlogStream {
                 (pos.file, u64::from(pos.pos), None)
             }
             StartAt::Gtid(text) => {
-                let state = parse(text)?;
+                // A set in the other flavour's form (a MariaDB state on MySQL, or the reverse):
+                // this server cannot continue after it, which the caller handles as a refusal.
+                let Ok(state) = GtidState::parse(text, mariadb) else {
+                    let flavour = if mariadb { "MariaDB" } else { "MySQL" };
+                    return Ok(Err(format!("GTID set {text:?} is not in the form of this server's GTIDs ({flavour})")));
+                };
                 if let GtidState::MariaDb(s) = &state {
                     conn.exec_drop("SET @slave_connect_state = ?", (s.to_string(),))
                         .await
