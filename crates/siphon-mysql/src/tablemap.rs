@@ -155,6 +155,16 @@ fn meta_len(raw_type: u8) -> Result<usize> {
     })
 }
 
+/// Bytes of type metadata mysql_common's value parser reads for `raw_type` (see `decode_row`).
+fn value_meta_needed(raw_type: u8) -> usize {
+    match raw_type {
+        T_STRING | T_BIT | T_NEWDECIMAL | T_ENUM | T_SET | T_VARCHAR | T_VAR_STRING => 2,
+        T_TIMESTAMP2 | T_DATETIME2 | T_TIME2 | T_TINY_BLOB | T_MEDIUM_BLOB | T_LONG_BLOB | T_BLOB | T_GEOMETRY
+        | T_VECTOR | T_JSON => 1,
+        _ => 0,
+    }
+}
+
 fn is_numeric(t: u8) -> bool {
     matches!(t, T_TINY | T_SHORT | T_INT24 | T_LONG | T_LONGLONG | T_NEWDECIMAL | T_FLOAT | T_DOUBLE | T_DECIMAL)
 }
@@ -492,6 +502,16 @@ pub fn decode_row(r: &mut Reader<'_>, t: &DecodedTable, present: &[bool]) -> std
                 pg_text(kind, &canonical).map_err(|error| RowError::Value { column: col.name.clone(), error })?;
             row.push(Datum::from(text));
             continue;
+        }
+        // mysql_common indexes the type metadata without checking its length (and expects two
+        // bytes for VAR_STRING, whose TABLE_MAP entry has none): a short one would panic there.
+        if col.meta.len() < value_meta_needed(value_type) {
+            return Err(DecodeError::Invalid(format!(
+                "column {}: type {value_type} with {} bytes of metadata",
+                col.name,
+                col.meta.len()
+            ))
+            .into());
         }
         let mut pb = ParseBuf(r.buf);
         let value = pb
