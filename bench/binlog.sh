@@ -20,16 +20,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-source bench/lib.sh         # now, calc, median
+source bench/lib.sh         # timing, medians, the binary, reports
 source scripts/pg.sh        # free_port
 source scripts/mariadb.sh
 ROUNDS=${ROUNDS:-3}; ROWS_BIG=${ROWS_BIG:-1000000}; TXNS_SMALL=${TXNS_SMALL:-50000}; WORKLOADS=${WORKLOADS:-big small}
 MAX_BINLOG_SIZE=${MAX_BINLOG_SIZE:-1G}
 
-if [ -z "${SIPHON:-}" ]; then   # SIPHON=/path/to/siphon: that binary instead of this tree's release build
-  cargo build --release -p siphon-cli --quiet
-  SIPHON="$CARGO_TARGET_DIR/release/siphon"
-fi
+SIPHON=$(siphon_binary "${SIPHON:-}")   # SIPHON=/path/to/siphon: that binary instead of this tree's release build
 work=$(mktemp -d /tmp/siphon-bench-XXXXXX); chmod 755 "$work"
 port=$(free_port)
 pids=()
@@ -138,7 +135,6 @@ drain_siphon() { # kind start_num end_num -> seconds (stdout)
   echo "$applied" >"$work/$1/applied"
   stop_siphon
 }
-timed() { local t0 t1; t0=$(now); "$@" >/dev/null; t1=$(now); calc "$t1 - $t0"; }
 
 read -r f_end p_end < <(mark)   # where the siphons and the first round start
 [ -n "$p_end" ] || exit 1
@@ -149,7 +145,7 @@ done
 printf 'workload  consumer         round  seconds   rows/s\n'
 declare -A secs
 for w in $WORKLOADS; do
-  rows=$([ $w = big ] && echo "$ROWS_BIG" || echo "$TXNS_SMALL")
+  rows=$(workload_rows $w)
   for r in $(seq 1 "$ROUNDS"); do
     f0=$f_end; p0=$p_end        # the previous marker: where every consumer stopped
     workload $w
@@ -166,19 +162,11 @@ for w in $WORKLOADS; do
         [ "$a" = "$rows" ] || echo "# siphon-$c applied $a changes, expected $rows" >&2
       fi
       secs[$w.$c]+="$s "
-      printf '%-9s %-16s %5s  %7.2f  %9.0f\n' $w "$( [ $c = binlog ] && echo mariadb-binlog || echo siphon-$c)" "$r" "$s" "$(calc "$rows / $s")"
+      round_line $w $c "$r" "$s" binlog mariadb-binlog
     done
   done
 done
 
 echo
 echo "median of $ROUNDS rounds (rows/s; ratio = consumer / mariadb-binlog on the same binlog events)"
-for w in $WORKLOADS; do
-  rows=$([ $w = big ] && echo "$ROWS_BIG" || echo "$TXNS_SMALL")
-  base=$(median ${secs[$w.binlog]})
-  for c in binlog null duckdb; do
-    m=$(median ${secs[$w.$c]})
-    printf '%-6s %-16s %9.0f rows/s   ratio %.2f\n' $w "$( [ $c = binlog ] && echo mariadb-binlog || echo siphon-$c)" \
-      "$(calc "$rows / $m")" "$(calc "$base / $m")"
-  done
-done
+median_report binlog mariadb-binlog binlog null duckdb

@@ -12,12 +12,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-source bench/lib.sh         # now, calc, median
+source bench/lib.sh         # timing, medians, the binary, reports
 source scripts/pg.sh
 ROUNDS=${ROUNDS:-3}; ROWS_BIG=${ROWS_BIG:-1000000}; TXNS_SMALL=${TXNS_SMALL:-50000}; WORKLOADS=${WORKLOADS:-big small}
 
-cargo build --release -p siphon-cli --quiet
-SIPHON="$CARGO_TARGET_DIR/release/siphon"
+SIPHON=$(siphon_binary)
 BIN=${SIPHON_PG_BIN:-/usr/lib/postgresql/15/bin}
 work=$(mktemp -d /tmp/siphon-bench-XXXXXX); chmod 755 "$work"
 port=$(free_port)
@@ -93,30 +92,20 @@ drain_siphon() { # kind marker: times from streaming start (after connect and ca
   calc "$(now) - $t0"
   stop_siphon
 }
-timed() { local t0 t1; t0=$(now); "$@" >/dev/null; t1=$(now); calc "$t1 - $t0"; }
 
 printf 'workload  consumer         round  seconds   rows/s\n'
 declare -A secs
 for w in $WORKLOADS; do
-  rows=$([ $w = big ] && echo "$ROWS_BIG" || echo "$TXNS_SMALL")
   for r in $(seq 1 "$ROUNDS"); do
     marker=$(workload $w)
     for c in recv null duckdb; do
       if [ $c = recv ]; then s=$(timed drain_recv "$marker"); else drain_siphon $c "$marker" >"$work/t"; s=$(cat "$work/t"); fi
       secs[$w.$c]+="$s "
-      printf '%-9s %-16s %5s  %7.2f  %9.0f\n' $w "$( [ $c = recv ] && echo pg_recvlogical || echo siphon-$c)" "$r" "$s" "$(calc "$rows / $s")"
+      round_line $w $c "$r" "$s" recv pg_recvlogical
     done
   done
 done
 
 echo
 echo "median of $ROUNDS rounds (rows/s; ratio = siphon / pg_recvlogical on the same WAL)"
-for w in $WORKLOADS; do
-  rows=$([ $w = big ] && echo "$ROWS_BIG" || echo "$TXNS_SMALL")
-  base=$(median ${secs[$w.recv]})
-  for c in recv null duckdb; do
-    m=$(median ${secs[$w.$c]})
-    printf '%-6s %-16s %9.0f rows/s   ratio %.2f\n' $w "$( [ $c = recv ] && echo pg_recvlogical || echo siphon-$c)" \
-      "$(calc "$rows / $m")" "$(calc "$base / $m")"
-  done
-done
+median_report recv pg_recvlogical recv null duckdb

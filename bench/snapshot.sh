@@ -12,16 +12,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-source bench/lib.sh         # now, calc, median
+source bench/lib.sh         # timing, medians, the binary, reports
 source scripts/pg.sh
 ROUNDS=${ROUNDS:-3}; ROWS=${ROWS:-10000000}; CONNS=${CONNS:-4}; CHUNK_ROWS=${CHUNK_ROWS:-100000}
 
-if [ -n "${SIPHON_BIN:-}" ]; then
-  SIPHON=$SIPHON_BIN
-else
-  cargo build --release -p siphon-cli --quiet
-  SIPHON="$CARGO_TARGET_DIR/release/siphon"
-fi
+SIPHON=$(siphon_binary "${SIPHON_BIN:-}")
 work=$(mktemp -d /tmp/siphon-bench-XXXXXX); chmod 755 "$work"
 port=$(free_port)
 pids=()
