@@ -456,10 +456,8 @@ struct Stream {
     batch: Batch,
     /// When the oldest uncommitted change arrived.
     pending_since: Option<Instant>,
-    /// The GTID set of the checkpoint (MySQL / MariaDB), and that of the last transaction
-    /// received but not committed (see [`ChangeStream::gtid`]).
+    /// The GTID set of the checkpoint (MySQL / MariaDB).
     gtid: Option<String>,
-    uncommitted_gtid: Option<String>,
     /// End of the last source transaction received but not committed to the destination.
     uncommitted_end: Option<Lsn>,
     in_transaction: bool,
@@ -588,7 +586,6 @@ impl<S: Source> Pipeline<S> {
             renamed: Vec::new(),
             checkpoint,
             gtid,
-            uncommitted_gtid: None,
             received: checkpoint,
             batch: Batch::new(),
             pending_since: None,
@@ -1005,7 +1002,6 @@ impl<S: Source> Pipeline<S> {
                     return Ok(());
                 }
                 st.uncommitted_end = Some(end_lsn);
-                st.uncommitted_gtid = stream.gtid();
                 st.last_commit_time_micros = commit_time_micros;
                 st.pending_since.get_or_insert_with(Instant::now);
                 let due =
@@ -1308,8 +1304,10 @@ impl<S: Source> Pipeline<S> {
         let changes = batch.change_count();
         let end = st.uncommitted_end.take();
         let lsn = end.unwrap_or(st.checkpoint);
+        // A commit happens only between source transactions, where the last transaction the
+        // stream delivered is the one ending at `end`: the stream's GTID set is that commit's.
         let gtid = match end {
-            Some(_) => st.uncommitted_gtid.take(),
+            Some(_) => stream.gtid(),
             None => st.gtid.clone(),
         };
         let started = Instant::now();
