@@ -191,6 +191,13 @@ pub async fn server_identity(conn: &mut Conn) -> Result<String, Error> {
 
 /// The binlog file and position the server writes next.
 pub async fn master_status(conn: &mut Conn) -> Result<(String, u64), Error> {
+    let row = master_status_row(conn).await?;
+    Ok(file_and_position(&row))
+}
+
+/// `SHOW MASTER STATUS`'s row: file, position, do/ignore filters, and on MySQL
+/// `Executed_Gtid_Set`.
+async fn master_status_row(conn: &mut Conn) -> Result<mysql_async::Row, Error> {
     let what = "could not read the binlog position (SHOW MASTER STATUS)";
     let row: Option<mysql_async::Row> = match conn.query_first("SHOW MASTER STATUS").await {
         Ok(r) => r,
@@ -200,13 +207,14 @@ pub async fn master_status(conn: &mut Conn) -> Result<(String, u64), Error> {
         }
         Err(e) => return Err(classify(e, what)),
     };
-    let row = row.ok_or_else(|| {
+    row.ok_or_else(|| {
         Error::fatal("the server has no binary log")
             .with_hint("start the server with log_bin (and binlog_format=ROW); see docs/mysql.md")
-    })?;
-    let file: String = row.get(0).unwrap_or_default();
-    let pos: u64 = row.get(1).unwrap_or_default();
-    Ok((file, pos))
+    })
+}
+
+fn file_and_position(row: &mysql_async::Row) -> (String, u64) {
+    (row.get(0).unwrap_or_default(), row.get(1).unwrap_or_default())
 }
 
 /// The position the server writes next, as an [`Lsn`].
@@ -227,16 +235,8 @@ pub async fn current_position_and_gtid(conn: &mut Conn) -> Result<(Lsn, Option<S
             Ok((BinlogPosition::new(file, pos)?.to_lsn()?, gtid.flatten()))
         }
         Flavor::MySql => {
-            let row: Option<mysql_async::Row> = match conn.query_first("SHOW MASTER STATUS").await {
-                Ok(r) => r,
-                Err(mysql_async::Error::Server(e)) if e.code == 1064 => {
-                    conn.query_first("SHOW BINARY LOG STATUS").await.map_err(|e| classify(e, what))?
-                }
-                Err(e) => return Err(classify(e, what)),
-            };
-            let row = row.ok_or_else(|| Error::fatal("the server has no binary log"))?;
-            let file: String = row.get(0).unwrap_or_default();
-            let pos: u64 = row.get(1).unwrap_or_default();
+            let row = master_status_row(conn).await?;
+            let (file, pos) = file_and_position(&row);
             // Executed_Gtid_Set, read in the same statement as the position; the server breaks
             // long sets over lines.
             let set: String = row.get::<Option<String>, _>(4).flatten().unwrap_or_default();
