@@ -424,11 +424,7 @@ fn a_binlog_rotation_on_an_idle_server_then_a_purge_is_not_a_gap() {
     // A rotation with no transaction after it: only heartbeats tell siphon the server moved on.
     s.sql(db, "FLUSH BINARY LOGS");
     let rotated = position(&s, db);
-    let confirmed = p.dir.path().join("state/confirmed_lsn");
-    siphon_testkit::wait_for("a heartbeat past the rotation to be confirmed", common::TIMEOUT, || {
-        let text = std::fs::read_to_string(&confirmed).ok()?;
-        common::parse_lsn(text.trim()).filter(|c| *c >= rotated)
-    });
+    wait_confirmed(&p, rotated);
     assert!(siphon.stop().success());
     // The file the checkpoint is in goes; the confirmed position's file stays.
     let first = |s: &MariaDbServer| {
@@ -499,11 +495,7 @@ fn a_failover_to_a_replica_continues_by_gtid_without_a_backfill() {
     primary.sql(db, "FLUSH BINARY LOGS; FLUSH BINARY LOGS; FLUSH BINARY LOGS");
     let rotated = position(&primary, db);
     assert_eq!(rotated >> 32, 4);
-    let confirmed = p.dir.path().join("state/confirmed_lsn");
-    siphon_testkit::wait_for("a heartbeat past the rotations to be confirmed", common::TIMEOUT, || {
-        let text = std::fs::read_to_string(&confirmed).ok()?;
-        common::parse_lsn(text.trim()).filter(|c| *c >= rotated)
-    });
+    wait_confirmed(&p, rotated);
     siphon.kill9();
     // While siphon is down: more on the primary, which reach the replica; then the primary is
     // lost and the replica takes over, taking writes of its own.
@@ -562,7 +554,7 @@ fn a_failover_to_a_replica_that_lacks_applied_transactions_is_a_gap_that_is_repa
     assert_orders_equal(&p, &replica, db);
 }
 
-/// The confirmed position file's `Lsn`, once it is at or past `at`.
+/// Waits until siphon has confirmed (heartbeats while idle) a position at or past `at`.
 fn wait_confirmed(p: &Pipeline, at: u64) {
     let confirmed = p.dir.path().join("state/confirmed_lsn");
     siphon_testkit::wait_for("a heartbeat position to be confirmed", common::TIMEOUT, || {
