@@ -507,9 +507,10 @@ pub fn decode_row(r: &mut Reader<'_>, t: &DecodedTable, present: &[bool]) -> std
         // bytes for VAR_STRING, whose TABLE_MAP entry has none): a short one would panic there.
         if col.meta.len() < value_meta_needed(value_type) {
             return Err(DecodeError::Invalid(format!(
-                "column {}: type {value_type} with {} bytes of metadata",
+                "column {}: type {value_type} has {} bytes of metadata in its TABLE_MAP, its values need {}",
                 col.name,
-                col.meta.len()
+                col.meta.len(),
+                value_meta_needed(value_type)
             ))
             .into());
         }
